@@ -1,0 +1,595 @@
+/* features.c — streaming log-mel front end (see earshot_features.h).
+ *
+ * Data flow of one frame (shapes in brackets):
+ *
+ *   buf [win] --x window [win]--> fft_in [n_fft] (tail [win, n_fft) zero)
+ *     --FFTW r2c--> fft_out [n_bins complex], n_bins = n_fft/2 + 1
+ *     --|.|^2--> power [n_bins]
+ *     --sparse filterbank--> mel power [n_mels] (double accumulators)
+ *     --ln max(., log_floor)--> raw log-mel [n_mels]
+ *     --(v - mean) * inv_std--> frame [n_mels]
+ *
+ * Streaming: `buf` holds the samples [t*hop, t*hop + fill) of the next frame
+ * t.  A frame is complete when fill == win; pulling it computes the frame and
+ * slides the buffer by hop (memmove of win - hop floats).  Because every
+ * frame is computed from exactly the same win samples by the same code, the
+ * way the stream was split into pushes cannot change a single bit.
+ */
+#include "earshot_features.h"
+#include "earshot_private.h"
+
+#include <assert.h>
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MELS 512u
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+struct earshot_features {
+  earshot_features_config cfg;
+  uint32_t n_bins;          /* n_fft / 2 + 1 bins of the real FFT */
+
+  /* Streaming state, rewound by earshot_features_reset(). */
+  float *buf;               /* [win]: samples [n_frames*hop, +fill) */
+  uint32_t fill;            /* real samples in buf; complete at win */
+  uint64_t n_pushed;        /* samples taken since reset */
+  uint64_t n_frames;        /* frames pulled since reset */
+  bool flushed;             /* flush() called: no more pushes until reset */
+
+  /* Immutable after new(). */
+  float *window;            /* [win]: periodic window coefficients */
+  float *fft_in;            /* [n_fft], fftwf_malloc; [win, n_fft) stays 0 */
+  fftwf_complex *fft_out;   /* [n_bins], fftwf_malloc */
+  fftwf_plan plan;          /* r2c of n_fft, planned on fft_in/fft_out */
+  float *power;             /* [n_bins]: |X[k]|^2 scratch */
+
+  /* Sparse filterbank: band m has weights[band_offset[m] + j] on bins
+   * band_first[m] + j, 0 <= j < band_count[m]; zero elsewhere. */
+  uint32_t *band_first;     /* [n_mels] */
+  uint32_t *band_count;     /* [n_mels] */
+  uint32_t *band_offset;    /* [n_mels] */
+  float *weights;           /* [sum of band_count] */
+
+  float *mean;              /* [n_mels] or NULL: no normalisation */
+  float *inv_std;           /* [n_mels] or NULL: 1 / std */
+};
+
+/* FFTW's planner (and, per its manual, every routine but the execute
+ * family) must not run concurrently in one process: one lock for all of it. */
+static pthread_mutex_t fftw_lock = PTHREAD_MUTEX_INITIALIZER;
+
+earshot_features_config
+earshot_features_default_config (void)
+{
+  earshot_features_config cfg = {
+    .sample_rate = 16000,
+    .win_length = 400,
+    .hop_length = 160,
+    .n_fft = 512,
+    .n_mels = 40,
+    .fmin = 0.0f,
+    .fmax = 8000.0f,
+    .window = EARSHOT_WINDOW_HANN,
+    .mel_scale = EARSHOT_MEL_SLANEY,
+    .log_floor = 1e-10f,
+  };
+  return cfg;
+}
+
+/* ---- mel scale ---------------------------------------------------------- */
+
+/* Slaney (Auditory Toolbox, librosa htk=False): mel = 3 f / 200 below
+ * 1 kHz (so 1 kHz is 15 mel), and above it 27 mel per factor 6.4 in
+ * frequency, i.e. mel = 15 + ln(f / 1000) / (ln 6.4 / 27).
+ * HTK: mel = 2595 log10(1 + f / 700). */
+#define SLANEY_MIN_LOG_HZ 1000.0
+#define SLANEY_MIN_LOG_MEL 15.0
+#define SLANEY_LOGSTEP (log (6.4) / 27.0)
+
+double
+earshot_hz_to_mel (double hz, earshot_mel_scale scale)
+{
+  if (scale == EARSHOT_MEL_HTK)
+    return 2595.0 * log10 (1.0 + hz / 700.0);
+  if (hz >= SLANEY_MIN_LOG_HZ)
+    return SLANEY_MIN_LOG_MEL + log (hz / SLANEY_MIN_LOG_HZ) / SLANEY_LOGSTEP;
+  return 3.0 * hz / 200.0;
+}
+
+double
+earshot_mel_to_hz (double mel, earshot_mel_scale scale)
+{
+  if (scale == EARSHOT_MEL_HTK)
+    return 700.0 * (pow (10.0, mel / 2595.0) - 1.0);
+  if (mel >= SLANEY_MIN_LOG_MEL)
+    return SLANEY_MIN_LOG_HZ
+        * exp (SLANEY_LOGSTEP * (mel - SLANEY_MIN_LOG_MEL));
+  return 200.0 * mel / 3.0;
+}
+
+/* The n_mels + 2 triangle corners f[0..n_mels+1] in Hz: equally spaced in
+ * mel from fmin to fmax (as numpy.linspace: start + i * step, the last point
+ * exactly the end).  Band m rises on [f[m], f[m+1]] and falls on
+ * [f[m+1], f[m+2]]. */
+static void
+mel_points (const earshot_features_config *cfg, double *f)
+{
+  const uint32_t n = cfg->n_mels + 2;
+  const double lo = earshot_hz_to_mel (cfg->fmin, cfg->mel_scale);
+  const double hi = earshot_hz_to_mel (cfg->fmax, cfg->mel_scale);
+  const double step = (hi - lo) / (double) (n - 1);
+
+  for (uint32_t i = 0; i < n; i++) {
+    double mel = i + 1 == n ? hi : lo + (double) i * step;
+    f[i] = earshot_mel_to_hz (mel, cfg->mel_scale);
+  }
+}
+
+/* Weight of a bin at frequency hz in band m, in double, as librosa's
+ * mel(): max(0, min((hz - f[m]) / (f[m+1] - f[m]),
+ *                   (f[m+2] - hz) / (f[m+2] - f[m+1]))),
+ * times 2 / (f[m+2] - f[m]) for Slaney so that each triangle has unit area
+ * in Hz (constant energy per band for white noise).  A degenerate triangle
+ * (coincident corners) has weight 0 everywhere and is rejected as empty. */
+static double
+triangle (const earshot_features_config *cfg, const double *f, uint32_t m,
+    double hz)
+{
+  const double rise = f[m + 1] - f[m];
+  const double fall = f[m + 2] - f[m + 1];
+  if (!(rise > 0.0) || !(fall > 0.0))
+    return 0.0;
+  double w = fmin ((hz - f[m]) / rise, (f[m + 2] - hz) / fall);
+  if (!(w > 0.0))
+    return 0.0;
+  if (cfg->mel_scale == EARSHOT_MEL_SLANEY)
+    w *= 2.0 / (f[m + 2] - f[m]);
+  return w;
+}
+
+static double
+bin_hz (const earshot_features_config *cfg, uint32_t k)
+{
+  return (double) k * (double) cfg->sample_rate / (double) cfg->n_fft;
+}
+
+/* The bins [*first, *first + *count) where band m has a non-zero weight (a
+ * triangle is convex, so they are contiguous).  *count is 0 for an empty
+ * band. */
+static void
+band_bins (const earshot_features_config *cfg, const double *f, uint32_t m,
+    uint32_t *first, uint32_t *count)
+{
+  const uint32_t n_bins = cfg->n_fft / 2 + 1;
+  /* Start one bin below the lower corner so rounding cannot skip a bin. */
+  double k0 = floor (f[m] * (double) cfg->n_fft / (double) cfg->sample_rate);
+  uint32_t k = k0 > 1.0 ? (uint32_t) k0 - 1 : 0;
+
+  *first = 0;
+  *count = 0;
+  for (; k < n_bins && bin_hz (cfg, k) < f[m + 2]; k++) {
+    if ((float) triangle (cfg, f, m, bin_hz (cfg, k)) > 0.0f) {
+      if (*count == 0)
+        *first = k;
+      *count = k - *first + 1;
+    }
+  }
+}
+
+double
+earshot_features_band_center (const earshot_features_config *cfg, uint32_t m)
+{
+  double f[MAX_MELS + 2];
+  assert (cfg != NULL && cfg->n_mels <= MAX_MELS && m < cfg->n_mels);
+  mel_points (cfg, f);
+  return f[m + 1];
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+earshot_status
+earshot_features_config_check (const earshot_features_config *cfg, char *err,
+    size_t err_size)
+{
+  const earshot_status inv = EARSHOT_ERR_INVALID;
+
+  if (cfg == NULL)
+    return earshot_fail (err, err_size, inv,
+        "features: configuration is NULL");
+  if (cfg->sample_rate < 1000 || cfg->sample_rate > 384000)
+    return earshot_fail (err, err_size, inv,
+        "features: sample_rate %u Hz is outside 1000 .. 384000",
+        cfg->sample_rate);
+  if (cfg->win_length < 16)
+    return earshot_fail (err, err_size, inv,
+        "features: win_length %u is below 16", cfg->win_length);
+  if (cfg->hop_length < 1 || cfg->hop_length > cfg->win_length)
+    return earshot_fail (err, err_size, inv,
+        "features: hop_length %u is outside 1 .. win_length (%u)",
+        cfg->hop_length, cfg->win_length);
+  if (cfg->n_fft < cfg->win_length || cfg->n_fft > 65536)
+    return earshot_fail (err, err_size, inv,
+        "features: n_fft %u is outside win_length (%u) .. 65536",
+        cfg->n_fft, cfg->win_length);
+  if (cfg->n_mels < 1 || cfg->n_mels > MAX_MELS)
+    return earshot_fail (err, err_size, inv,
+        "features: n_mels %u is outside 1 .. %u", cfg->n_mels, MAX_MELS);
+  if (!(cfg->fmin >= 0.0f) || !isfinite (cfg->fmin))
+    return earshot_fail (err, err_size, inv,
+        "features: fmin %g Hz is negative or not finite", (double) cfg->fmin);
+  if (!(cfg->fmax > cfg->fmin)
+      || !((double) cfg->fmax <= cfg->sample_rate / 2.0))
+    return earshot_fail (err, err_size, inv,
+        "features: fmax %g Hz is outside (fmin = %g, sample_rate / 2 = %g]",
+        (double) cfg->fmax, (double) cfg->fmin, cfg->sample_rate / 2.0);
+  if ((unsigned) cfg->window > EARSHOT_WINDOW_RECT)
+    return earshot_fail (err, err_size, inv,
+        "features: window %d is not a known window", (int) cfg->window);
+  if ((unsigned) cfg->mel_scale > EARSHOT_MEL_HTK)
+    return earshot_fail (err, err_size, inv,
+        "features: mel_scale %d is not a known scale", (int) cfg->mel_scale);
+  if (!(cfg->log_floor > 0.0f) || !isfinite (cfg->log_floor))
+    return earshot_fail (err, err_size, inv,
+        "features: log_floor %g is not a positive finite number",
+        (double) cfg->log_floor);
+
+  /* Every band must see at least one bin, or it would be constant
+   * log(log_floor) whatever the input: too many bands for the FFT's
+   * resolution at low frequencies. */
+  double f[MAX_MELS + 2];
+  mel_points (cfg, f);
+  for (uint32_t m = 0; m < cfg->n_mels; m++) {
+    uint32_t first, count;
+    band_bins (cfg, f, m, &first, &count);
+    if (count == 0)
+      return earshot_fail (err, err_size, inv,
+          "features: mel band %u (%.2f .. %.2f Hz) covers no FFT bin (bin "
+          "spacing %.2f Hz); use fewer n_mels or a larger n_fft",
+          m, f[m], f[m + 2], bin_hz (cfg, 1));
+  }
+  return EARSHOT_OK;
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void
+fill_window (float *w, uint32_t n, earshot_window type)
+{
+  /* Periodic windows (denominator n, not n - 1): the window of an
+   * n-sample DFT frame, as scipy.signal.get_window and librosa use. */
+  for (uint32_t i = 0; i < n; i++) {
+    double c = cos (2.0 * M_PI * (double) i / (double) n);
+    switch (type) {
+      case EARSHOT_WINDOW_HANN: w[i] = (float) (0.5 - 0.5 * c); break;
+      case EARSHOT_WINDOW_HAMMING: w[i] = (float) (0.54 - 0.46 * c); break;
+      case EARSHOT_WINDOW_RECT: w[i] = 1.0f; break;
+    }
+  }
+}
+
+/* Builds the sparse filterbank; the config has been checked, so every band
+ * is non-empty. */
+static earshot_status
+build_filterbank (earshot_features *fe, char *err, size_t err_size)
+{
+  const earshot_features_config *cfg = &fe->cfg;
+  const uint32_t n_mels = cfg->n_mels;
+  double f[MAX_MELS + 2];
+  size_t total = 0;
+
+  mel_points (cfg, f);
+  fe->band_first = malloc (n_mels * sizeof *fe->band_first);
+  fe->band_count = malloc (n_mels * sizeof *fe->band_count);
+  fe->band_offset = malloc (n_mels * sizeof *fe->band_offset);
+  if (fe->band_first == NULL || fe->band_count == NULL
+      || fe->band_offset == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for the filterbank");
+
+  for (uint32_t m = 0; m < n_mels; m++) {
+    band_bins (cfg, f, m, &fe->band_first[m], &fe->band_count[m]);
+    fe->band_offset[m] = (uint32_t) total;
+    total += fe->band_count[m];
+  }
+
+  fe->weights = malloc ((total ? total : 1) * sizeof *fe->weights);
+  if (fe->weights == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for %zu filterbank weights", total);
+  for (uint32_t m = 0; m < n_mels; m++)
+    for (uint32_t j = 0; j < fe->band_count[m]; j++)
+      fe->weights[fe->band_offset[m] + j] = (float) triangle (cfg, f, m,
+          bin_hz (cfg, fe->band_first[m] + j));
+  return EARSHOT_OK;
+}
+
+static earshot_status
+build_fft (earshot_features *fe, char *err, size_t err_size)
+{
+  const uint32_t n_fft = fe->cfg.n_fft;
+
+  pthread_mutex_lock (&fftw_lock);
+  fe->fft_in = fftwf_malloc (n_fft * sizeof *fe->fft_in);
+  fe->fft_out = fftwf_malloc (fe->n_bins * sizeof *fe->fft_out);
+  if (fe->fft_in != NULL && fe->fft_out != NULL) {
+    /* ESTIMATE: the plan is a deterministic function of n_fft and the
+     * (fftwf_malloc, hence SIMD) alignment, so every object computes the
+     * same bits; MEASURE would time candidates and could differ.  (FFTW
+     * would still prefer wisdom that other code in the process imported or
+     * measured for this size; libearshot itself never makes any.)
+     * PRESERVE_INPUT keeps the zero tail of fft_in intact (the default for
+     * 1-d r2c, stated here because the code relies on it). */
+    fe->plan = fftwf_plan_dft_r2c_1d ((int) n_fft, fe->fft_in, fe->fft_out,
+        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
+  }
+  pthread_mutex_unlock (&fftw_lock);
+
+  if (fe->fft_in == NULL || fe->fft_out == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for FFT buffers of %u points", n_fft);
+  if (fe->plan == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: FFTW could not plan a real FFT of %u points", n_fft);
+  /* Planning with ESTIMATE does not touch the arrays; zero the input once
+   * so its padding [win, n_fft) is zero for every frame. */
+  memset (fe->fft_in, 0, n_fft * sizeof *fe->fft_in);
+  return EARSHOT_OK;
+}
+
+earshot_status
+earshot_features_new (const earshot_features_config *cfg, const float *mean,
+    const float *std, earshot_features **out, char *err, size_t err_size)
+{
+  earshot_status st;
+  earshot_features *fe;
+
+  assert (out != NULL);
+  *out = NULL;
+  st = earshot_features_config_check (cfg, err, err_size);
+  if (st != EARSHOT_OK)
+    return st;
+  if ((mean == NULL) != (std == NULL))
+    return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
+        "features: mean and std must both be given or both be NULL");
+  if (mean != NULL) {
+    for (uint32_t m = 0; m < cfg->n_mels; m++) {
+      if (!isfinite (mean[m]))
+        return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
+            "features: mean[%u] = %g is not finite", m, (double) mean[m]);
+      if (!(std[m] > 0.0f) || !isfinite (std[m]))
+        return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
+            "features: std[%u] = %g is not a positive finite number", m,
+            (double) std[m]);
+    }
+  }
+
+  fe = calloc (1, sizeof *fe);
+  if (fe == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory");
+  fe->cfg = *cfg;
+  fe->n_bins = cfg->n_fft / 2 + 1;
+
+  fe->buf = malloc (cfg->win_length * sizeof *fe->buf);
+  fe->window = malloc (cfg->win_length * sizeof *fe->window);
+  fe->power = malloc (fe->n_bins * sizeof *fe->power);
+  if (fe->buf == NULL || fe->window == NULL || fe->power == NULL) {
+    st = earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for the frame buffers");
+    goto error;
+  }
+  fill_window (fe->window, cfg->win_length, cfg->window);
+
+  if (mean != NULL) {
+    fe->mean = malloc (cfg->n_mels * sizeof *fe->mean);
+    fe->inv_std = malloc (cfg->n_mels * sizeof *fe->inv_std);
+    if (fe->mean == NULL || fe->inv_std == NULL) {
+      st = earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+          "features: out of memory for the normalisation");
+      goto error;
+    }
+    for (uint32_t m = 0; m < cfg->n_mels; m++) {
+      fe->mean[m] = mean[m];
+      fe->inv_std[m] = 1.0f / std[m];
+    }
+  }
+
+  st = build_filterbank (fe, err, err_size);
+  if (st != EARSHOT_OK)
+    goto error;
+  st = build_fft (fe, err, err_size);
+  if (st != EARSHOT_OK)
+    goto error;
+
+  earshot_features_reset (fe);
+  *out = fe;
+  return EARSHOT_OK;
+
+error:
+  earshot_features_free (fe);
+  return st;
+}
+
+void
+earshot_features_free (earshot_features *fe)
+{
+  if (fe == NULL)
+    return;
+  pthread_mutex_lock (&fftw_lock);
+  if (fe->plan != NULL)
+    fftwf_destroy_plan (fe->plan);
+  fftwf_free (fe->fft_in);
+  fftwf_free (fe->fft_out);
+  pthread_mutex_unlock (&fftw_lock);
+  free (fe->buf);
+  free (fe->window);
+  free (fe->power);
+  free (fe->band_first);
+  free (fe->band_count);
+  free (fe->band_offset);
+  free (fe->weights);
+  free (fe->mean);
+  free (fe->inv_std);
+  free (fe);
+}
+
+void
+earshot_features_reset (earshot_features *fe)
+{
+  assert (fe != NULL);
+  fe->fill = 0;
+  fe->n_pushed = 0;
+  fe->n_frames = 0;
+  fe->flushed = false;
+}
+
+const earshot_features_config *
+earshot_features_get_config (const earshot_features *fe)
+{
+  assert (fe != NULL);
+  return &fe->cfg;
+}
+
+/* ---- streaming ---------------------------------------------------------- */
+
+/* Frames complete once `n` samples have been pushed: frame t needs samples
+ * up to t*hop + win - 1, so t <= (n - win) / hop. */
+static uint64_t
+complete_frames (const earshot_features_config *cfg, uint64_t n)
+{
+  if (n < cfg->win_length)
+    return 0;
+  return (n - cfg->win_length) / cfg->hop_length + 1;
+}
+
+/* After a flush: one frame per hop interval that received a sample,
+ * ceil(n / hop). */
+static uint64_t
+flushed_frames (const earshot_features_config *cfg, uint64_t n)
+{
+  return (n + cfg->hop_length - 1) / cfg->hop_length;
+}
+
+size_t
+earshot_features_push (earshot_features *fe, const float *samples, size_t n)
+{
+  assert (fe != NULL && (samples != NULL || n == 0));
+  if (fe->flushed)
+    return 0;
+  size_t take = fe->cfg.win_length - fe->fill;
+  if (take > n)
+    take = n;
+  memcpy (fe->buf + fe->fill, samples, take * sizeof *samples);
+  fe->fill += (uint32_t) take;
+  fe->n_pushed += take;
+  return take;
+}
+
+/* The frame of the samples in buf (zero beyond fill): window, r2c FFT,
+ * power, filterbank, log, normalisation. */
+static void
+compute_frame (earshot_features *fe, float *frame)
+{
+  const earshot_features_config *cfg = &fe->cfg;
+  const uint32_t win = cfg->win_length;
+
+  for (uint32_t i = 0; i < win; i++)
+    fe->fft_in[i] = fe->buf[i] * fe->window[i];
+  fftwf_execute_dft_r2c (fe->plan, fe->fft_in, fe->fft_out);
+
+  /* P[k] = |X[k]|^2 = re^2 + im^2, unscaled (no 1/n_fft, no one-sided
+   * doubling): the convention of librosa's power spectrogram. */
+  for (uint32_t k = 0; k < fe->n_bins; k++) {
+    float re = fe->fft_out[k][0], im = fe->fft_out[k][1];
+    fe->power[k] = re * re + im * im;
+  }
+
+  /* mel[m] = sum_k W[m][k] P[k] over the band's bins, accumulated in
+   * double in a fixed order; v = ln max(mel, log_floor). */
+  const double lfloor = cfg->log_floor;
+  for (uint32_t m = 0; m < cfg->n_mels; m++) {
+    const float *w = fe->weights + fe->band_offset[m];
+    const float *p = fe->power + fe->band_first[m];
+    double acc = 0.0;
+    for (uint32_t j = 0; j < fe->band_count[m]; j++)
+      acc += (double) w[j] * (double) p[j];
+    float v = (float) log (acc > lfloor ? acc : lfloor);
+    if (fe->mean != NULL)
+      v = (v - fe->mean[m]) * fe->inv_std[m];
+    frame[m] = v;
+  }
+}
+
+bool
+earshot_features_pull (earshot_features *fe, float *frame)
+{
+  assert (fe != NULL && frame != NULL);
+  const uint32_t win = fe->cfg.win_length, hop = fe->cfg.hop_length;
+
+  if (fe->fill < win) {
+    /* Incomplete: only a flush makes it a frame, and only while some hop
+     * interval with real samples has no frame yet. */
+    if (!fe->flushed || fe->n_frames >= flushed_frames (&fe->cfg, fe->n_pushed))
+      return false;
+    memset (fe->buf + fe->fill, 0, (win - fe->fill) * sizeof *fe->buf);
+  }
+  compute_frame (fe, frame);
+
+  /* Slide to frame t + 1: it starts hop samples later. */
+  memmove (fe->buf, fe->buf + hop, (win - hop) * sizeof *fe->buf);
+  fe->fill = fe->fill > hop ? fe->fill - hop : 0;
+  fe->n_frames++;
+  return true;
+}
+
+void
+earshot_features_flush (earshot_features *fe)
+{
+  assert (fe != NULL);
+  fe->flushed = true;
+}
+
+size_t
+earshot_features_frames_for (const earshot_features *fe, size_t n)
+{
+  uint64_t total;
+
+  assert (fe != NULL);
+  if (fe->flushed)   /* pushes take nothing; what is left is the tail */
+    total = flushed_frames (&fe->cfg, fe->n_pushed);
+  else
+    total = complete_frames (&fe->cfg, fe->n_pushed + n);
+  return (size_t) (total - fe->n_frames);
+}
+
+uint64_t
+earshot_features_frame_count (const earshot_features *fe)
+{
+  assert (fe != NULL);
+  return fe->n_frames;
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+float
+earshot_features_filter_weight (const earshot_features *fe, uint32_t m,
+    uint32_t k)
+{
+  assert (fe != NULL && m < fe->cfg.n_mels && k < fe->n_bins);
+  if (k < fe->band_first[m] || k - fe->band_first[m] >= fe->band_count[m])
+    return 0.0f;
+  return fe->weights[fe->band_offset[m] + (k - fe->band_first[m])];
+}
+
+float
+earshot_features_window_coef (const earshot_features *fe, uint32_t i)
+{
+  assert (fe != NULL && i < fe->cfg.win_length);
+  return fe->window[i];
+}
