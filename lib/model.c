@@ -45,116 +45,20 @@ struct earshot_model {
   uint32_t format_version;
 };
 
-/* ---- little-endian encoding ------------------------------------------ */
-
-static uint32_t
-get_u32 (const unsigned char *p)
-{
-  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
-      | (uint32_t) p[3] << 24;
-}
-
-static uint64_t
-get_u64 (const unsigned char *p)
-{
-  return (uint64_t) get_u32 (p) | (uint64_t) get_u32 (p + 4) << 32;
-}
-
-static float
-get_f32 (const unsigned char *p)
-{
-  uint32_t u = get_u32 (p);
-  float f;
-  memcpy (&f, &u, sizeof f);
-  return f;
-}
-
-/* A growable output buffer; `failed` latches the first allocation failure so
- * writers need not check every call. */
-typedef struct {
-  unsigned char *data;
-  size_t len, cap;
-  bool failed;
-} outbuf;
-
-static unsigned char *
-out_reserve (outbuf *o, size_t n)
-{
-  if (o->failed)
-    return NULL;
-  if (n > SIZE_MAX - o->len) {
-    o->failed = true;
-    return NULL;
-  }
-  if (o->len + n > o->cap) {
-    size_t cap = o->cap ? o->cap : 4096;
-    while (cap < o->len + n)
-      cap *= 2;
-    unsigned char *d = realloc (o->data, cap);
-    if (d == NULL) {
-      o->failed = true;
-      return NULL;
-    }
-    o->data = d;
-    o->cap = cap;
-  }
-  unsigned char *p = o->data + o->len;
-  o->len += n;
-  return p;
-}
-
-static void
-put_bytes (outbuf *o, const void *src, size_t n)
-{
-  unsigned char *p = out_reserve (o, n);
-  if (p != NULL && n > 0)
-    memcpy (p, src, n);
-}
-
-static void
-put_u16 (outbuf *o, uint16_t v)
-{
-  unsigned char b[2] = { (unsigned char) v, (unsigned char) (v >> 8) };
-  put_bytes (o, b, 2);
-}
-
-static void
-put_u32 (outbuf *o, uint32_t v)
-{
-  unsigned char b[4] = { (unsigned char) v, (unsigned char) (v >> 8),
-    (unsigned char) (v >> 16), (unsigned char) (v >> 24) };
-  put_bytes (o, b, 4);
-}
-
-static void
-put_u64 (outbuf *o, uint64_t v)
-{
-  put_u32 (o, (uint32_t) v);
-  put_u32 (o, (uint32_t) (v >> 32));
-}
-
-static void
-put_f32 (outbuf *o, float f)
-{
-  uint32_t u;
-  memcpy (&u, &f, sizeof u);
-  put_u32 (o, u);
-}
-
 /* Starts a section and returns the offset of its length field, patched by
  * section_end once the payload is written. */
 static size_t
-section_begin (outbuf *o, const char tag[4])
+section_begin (earshot_buf *o, const char tag[4])
 {
-  put_bytes (o, tag, 4);
-  put_u32 (o, 0);
+  earshot_buf_put (o, tag, 4);
+  earshot_buf_put_u32 (o, 0);
   size_t at = o->len;
-  put_u64 (o, 0);
+  earshot_buf_put_u64 (o, 0);
   return at;
 }
 
 static void
-section_end (outbuf *o, size_t at)
+section_end (earshot_buf *o, size_t at)
 {
   if (o->failed)
     return;
@@ -433,7 +337,7 @@ earshot_model_format_version (const earshot_model *m)
 earshot_status
 earshot_model_save_memory (const earshot_model *m, void **data, size_t *size)
 {
-  outbuf o = { 0 };
+  earshot_buf o = { 0 };
   const earshot_features_config *c = &m->features;
   const earshot_net *net = m->net;
   size_t n_layers = earshot_net_n_layers (net);
@@ -441,72 +345,69 @@ earshot_model_save_memory (const earshot_model *m, void **data, size_t *size)
 
   *data = NULL;
   *size = 0;
-  put_bytes (&o, MAGIC, MAGIC_LEN);
-  put_u32 (&o, EARSHOT_MODEL_FORMAT_VERSION);
-  put_u32 (&o, m->n_meta > 0 ? 6 : 5);
+  earshot_buf_put (&o, MAGIC, MAGIC_LEN);
+  earshot_buf_put_u32 (&o, EARSHOT_MODEL_FORMAT_VERSION);
+  earshot_buf_put_u32 (&o, m->n_meta > 0 ? 6 : 5);
 
   at = section_begin (&o, "FEAT");
-  put_u32 (&o, c->sample_rate);
-  put_u32 (&o, c->win_length);
-  put_u32 (&o, c->hop_length);
-  put_u32 (&o, c->n_fft);
-  put_u32 (&o, c->n_mels);
-  put_u32 (&o, (uint32_t) c->window);
-  put_u32 (&o, (uint32_t) c->mel_scale);
-  put_f32 (&o, c->fmin);
-  put_f32 (&o, c->fmax);
-  put_f32 (&o, c->log_floor);
+  earshot_buf_put_u32 (&o, c->sample_rate);
+  earshot_buf_put_u32 (&o, c->win_length);
+  earshot_buf_put_u32 (&o, c->hop_length);
+  earshot_buf_put_u32 (&o, c->n_fft);
+  earshot_buf_put_u32 (&o, c->n_mels);
+  earshot_buf_put_u32 (&o, (uint32_t) c->window);
+  earshot_buf_put_u32 (&o, (uint32_t) c->mel_scale);
+  earshot_buf_put_f32s (&o, &c->fmin, 1);
+  earshot_buf_put_f32s (&o, &c->fmax, 1);
+  earshot_buf_put_f32s (&o, &c->log_floor, 1);
   section_end (&o, at);
 
   at = section_begin (&o, "NORM");
-  for (uint32_t i = 0; i < c->n_mels; i++)
-    put_f32 (&o, m->mean[i]);
-  for (uint32_t i = 0; i < c->n_mels; i++)
-    put_f32 (&o, m->std[i]);
+  earshot_buf_put_f32s (&o, m->mean, c->n_mels);
+  earshot_buf_put_f32s (&o, m->std, c->n_mels);
   section_end (&o, at);
 
   at = section_begin (&o, "LABL");
-  put_u32 (&o, (uint32_t) m->n_labels);
+  earshot_buf_put_u32 (&o, (uint32_t) m->n_labels);
   for (size_t i = 0; i < m->n_labels; i++) {
     size_t len = strlen (m->labels[i]);
-    put_u16 (&o, (uint16_t) len);
-    put_bytes (&o, m->labels[i], len);
+    earshot_buf_put_u16 (&o, (uint16_t) len);
+    earshot_buf_put (&o, m->labels[i], len);
   }
   section_end (&o, at);
 
   at = section_begin (&o, "LAYR");
-  put_u32 (&o, (uint32_t) n_layers);
+  earshot_buf_put_u32 (&o, (uint32_t) n_layers);
   for (size_t i = 0; i < n_layers; i++) {
     const earshot_layer_spec *l = earshot_net_layer (net, i);
-    put_u32 (&o, (uint32_t) l->type);
-    put_u32 (&o, l->n_in);
-    put_u32 (&o, l->n_out);
-    put_u32 (&o, (uint32_t) l->activation);
+    earshot_buf_put_u32 (&o, (uint32_t) l->type);
+    earshot_buf_put_u32 (&o, l->n_in);
+    earshot_buf_put_u32 (&o, l->n_out);
+    earshot_buf_put_u32 (&o, (uint32_t) l->activation);
   }
   section_end (&o, at);
 
   at = section_begin (&o, "WGHT");
-  const float *w = earshot_net_params_const (net);
-  for (size_t i = 0, n = earshot_net_n_params (net); i < n; i++)
-    put_f32 (&o, w[i]);
+  earshot_buf_put_f32s (&o, earshot_net_params_const (net),
+      earshot_net_n_params (net));
   section_end (&o, at);
 
   if (m->n_meta > 0) {
     at = section_begin (&o, "META");
-    put_u32 (&o, (uint32_t) m->n_meta);
+    earshot_buf_put_u32 (&o, (uint32_t) m->n_meta);
     for (size_t i = 0; i < m->n_meta; i++) {
       size_t klen = strlen (m->meta_keys[i]);
       size_t vlen = strlen (m->meta_values[i]);
-      put_u16 (&o, (uint16_t) klen);
-      put_bytes (&o, m->meta_keys[i], klen);
-      put_u32 (&o, (uint32_t) vlen);
-      put_bytes (&o, m->meta_values[i], vlen);
+      earshot_buf_put_u16 (&o, (uint16_t) klen);
+      earshot_buf_put (&o, m->meta_keys[i], klen);
+      earshot_buf_put_u32 (&o, (uint32_t) vlen);
+      earshot_buf_put (&o, m->meta_values[i], vlen);
     }
     section_end (&o, at);
   }
 
   if (!o.failed)
-    put_u32 (&o, earshot_crc32 (0, o.data, o.len));
+    earshot_buf_put_u32 (&o, earshot_crc32 (0, o.data, o.len));
   if (o.failed) {
     free (o.data);
     return EARSHOT_ERR_NOMEM;
@@ -527,55 +428,7 @@ earshot_model_save (const earshot_model *m, const char *path, char *err,
     return earshot_fail (err, err_size, st, "cannot serialise model: %s",
         earshot_status_str (st));
 
-  /* Write beside the target and rename over it, so that a crash or a full
-   * disk never leaves a half-written model where a good one was. */
-  size_t plen = strlen (path);
-  char *tmp = malloc (plen + sizeof ".tmp.XXXXXX");
-  if (tmp == NULL) {
-    free (data);
-    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
-  }
-  memcpy (tmp, path, plen);
-  memcpy (tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-
-  int fd = mkstemp (tmp);
-  if (fd < 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "cannot create %s: %s", tmp, strerror (errno));
-    goto out;
-  }
-  (void) fchmod (fd, 0644);
-  const unsigned char *p = data;
-  size_t left = size;
-  while (left > 0) {
-    ssize_t w = write (fd, p, left);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      st = earshot_fail (err, err_size, EARSHOT_ERR_IO,
-          "cannot write %s: %s", tmp, strerror (w < 0 ? errno : EIO));
-      close (fd);
-      unlink (tmp);
-      goto out;
-    }
-    p += w;
-    left -= (size_t) w;
-  }
-  if (fsync (fd) != 0 || close (fd) != 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "cannot write %s: %s", tmp, strerror (errno));
-    unlink (tmp);
-    goto out;
-  }
-  if (rename (tmp, path) != 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "cannot rename %s to %s: %s", tmp, path, strerror (errno));
-    unlink (tmp);
-    goto out;
-  }
-  st = EARSHOT_OK;
-out:
-  free (tmp);
+  st = earshot_write_file_atomic (path, data, size, err, err_size);
   free (data);
   return st;
 }
@@ -621,7 +474,7 @@ rd_u32 (reader *r, uint32_t *v)
   const unsigned char *p;
   if (!rd_take (r, 4, &p))
     return false;
-  *v = get_u32 (p);
+  *v = earshot_get_u32 (p);
   return true;
 }
 
@@ -748,7 +601,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
     return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
         "model file is truncated: %zu bytes", size);
 
-  uint32_t version = get_u32 (data + MAGIC_LEN);
+  uint32_t version = earshot_get_u32 (data + MAGIC_LEN);
   if (version == 0 || version > EARSHOT_MODEL_FORMAT_VERSION)
     return earshot_fail (err, err_size, EARSHOT_ERR_VERSION,
         "model file format version %u is not supported: this build of "
@@ -758,7 +611,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
 
   /* Walk the section headers: every length must fit in what is left before
    * the checksum.  A truncated file fails here with a precise message. */
-  uint32_t n_sections = get_u32 (data + MAGIC_LEN + 4);
+  uint32_t n_sections = earshot_get_u32 (data + MAGIC_LEN + 4);
   if (n_sections > MAX_SECTIONS)
     return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
         "model file claims %u sections (at most %u)", n_sections,
@@ -771,7 +624,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
           "model file is truncated: section %u of %u is missing", i + 1,
           n_sections);
     const unsigned char *h = data + pos;
-    uint64_t len = get_u64 (h + 8);
+    uint64_t len = earshot_get_u64 (h + 8);
     pos += SECTION_HEADER_LEN;
     if (len > end - pos)
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
@@ -803,7 +656,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
         "model file has %llu unexpected bytes after its sections",
         (unsigned long long) (end - pos));
 
-  uint32_t stored = get_u32 (data + end);
+  uint32_t stored = earshot_get_u32 (data + end);
   uint32_t actual = earshot_crc32 (0, data, (size_t) end);
   if (stored != actual)
     return earshot_fail (err, err_size, EARSHOT_ERR_CHECKSUM,
@@ -822,16 +675,16 @@ earshot_model_load_memory (const void *bytes, size_t size,
         (unsigned long long) sec[SEC_FEAT].len, FEAT_LEN);
   const unsigned char *f = sec[SEC_FEAT].data;
   earshot_features_config cfg = {
-    .sample_rate = get_u32 (f),
-    .win_length = get_u32 (f + 4),
-    .hop_length = get_u32 (f + 8),
-    .n_fft = get_u32 (f + 12),
-    .n_mels = get_u32 (f + 16),
-    .window = (earshot_window) get_u32 (f + 20),
-    .mel_scale = (earshot_mel_scale) get_u32 (f + 24),
-    .fmin = get_f32 (f + 28),
-    .fmax = get_f32 (f + 32),
-    .log_floor = get_f32 (f + 36),
+    .sample_rate = earshot_get_u32 (f),
+    .win_length = earshot_get_u32 (f + 4),
+    .hop_length = earshot_get_u32 (f + 8),
+    .n_fft = earshot_get_u32 (f + 12),
+    .n_mels = earshot_get_u32 (f + 16),
+    .window = (earshot_window) earshot_get_u32 (f + 20),
+    .mel_scale = (earshot_mel_scale) earshot_get_u32 (f + 24),
+    .fmin = earshot_get_f32 (f + 28),
+    .fmax = earshot_get_f32 (f + 32),
+    .log_floor = earshot_get_f32 (f + 36),
   };
   char why[192];
   st = earshot_features_config_check (&cfg, why, sizeof why);
@@ -897,7 +750,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
         "model's network is invalid: %s", why);
   float *w = earshot_net_params (net);
   for (uint64_t i = 0; i < n_params; i++) {
-    w[i] = get_f32 (sec[SEC_WGHT].data + 4 * i);
+    w[i] = earshot_get_f32 (sec[SEC_WGHT].data + 4 * i);
     if (!isfinite (w[i])) {
       earshot_net_free (net);
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
@@ -913,7 +766,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
     return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
   }
   for (uint32_t i = 0; i < 2 * cfg.n_mels; i++)
-    norm[i] = get_f32 (sec[SEC_NORM].data + 4 * i);
+    norm[i] = earshot_get_f32 (sec[SEC_NORM].data + 4 * i);
 
   earshot_model *m = NULL;
   st = parse_labels (&sec[SEC_LABL], &labels, &n_labels, err, err_size);
@@ -947,39 +800,14 @@ earshot_status
 earshot_model_load (const char *path, earshot_model **out, char *err,
     size_t err_size)
 {
-  *out = NULL;
-  FILE *fp = fopen (path, "rb");
-  if (fp == NULL)
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot open %s: %s",
-        path, strerror (errno));
+  unsigned char *data;
+  size_t size;
 
-  struct stat sb;
-  if (fstat (fileno (fp), &sb) != 0 || !S_ISREG (sb.st_mode)) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "%s is not a regular file", path);
-  }
-  if ((uint64_t) sb.st_size > EARSHOT_MODEL_MAX_FILE_SIZE) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
-        "%s: %lld bytes is more than a model file may be (%u)", path,
-        (long long) sb.st_size, EARSHOT_MODEL_MAX_FILE_SIZE);
-  }
-  size_t size = (size_t) sb.st_size;
-  unsigned char *data = malloc (size > 0 ? size : 1);
-  if (data == NULL) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
-  }
-  size_t got = fread (data, 1, size, fp);
-  int read_error = ferror (fp);
-  fclose (fp);
-  if (read_error || got != size) {
-    free (data);
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "cannot read %s: %s", path, read_error ? strerror (errno)
-        : "file changed while reading");
-  }
+  *out = NULL;
+  earshot_status rs = earshot_read_file (path, EARSHOT_MODEL_MAX_FILE_SIZE,
+      &data, &size, err, err_size);
+  if (rs != EARSHOT_OK)
+    return rs;
 
   char why[256];
   earshot_status st = earshot_model_load_memory (data, size, out, why,

@@ -772,101 +772,6 @@ out:
 
 /* ---- Checkpoint encoding ----------------------------------------------- */
 
-/* A growable output buffer; `failed` latches the first allocation failure so
- * writers need not check every call. */
-typedef struct {
-  unsigned char *data;
-  size_t len, cap;
-  bool failed;
-} outbuf;
-
-static unsigned char *
-out_reserve (outbuf *o, size_t n)
-{
-  if (o->failed)
-    return NULL;
-  if (n > SIZE_MAX / 2 - o->len) {
-    o->failed = true;
-    return NULL;
-  }
-  if (o->len + n > o->cap) {
-    size_t cap = o->cap ? o->cap : 4096;
-    while (cap < o->len + n)
-      cap *= 2;
-    unsigned char *d = realloc (o->data, cap);
-    if (d == NULL) {
-      o->failed = true;
-      return NULL;
-    }
-    o->data = d;
-    o->cap = cap;
-  }
-  unsigned char *p = o->data + o->len;
-  o->len += n;
-  return p;
-}
-
-static void
-enc_u32 (unsigned char *b, uint32_t v)
-{
-  b[0] = (unsigned char) v;
-  b[1] = (unsigned char) (v >> 8);
-  b[2] = (unsigned char) (v >> 16);
-  b[3] = (unsigned char) (v >> 24);
-}
-
-static void
-put_bytes (outbuf *o, const void *src, size_t n)
-{
-  unsigned char *p = out_reserve (o, n);
-  if (p != NULL && n > 0)
-    memcpy (p, src, n);
-}
-
-static void
-put_u32 (outbuf *o, uint32_t v)
-{
-  unsigned char *p = out_reserve (o, 4);
-  if (p != NULL)
-    enc_u32 (p, v);
-}
-
-static void
-put_u64 (outbuf *o, uint64_t v)
-{
-  put_u32 (o, (uint32_t) v);
-  put_u32 (o, (uint32_t) (v >> 32));
-}
-
-static void
-put_f32s (outbuf *o, const float *v, size_t n)
-{
-  unsigned char *p = out_reserve (o, n * 4);   /* n <= 2^28 */
-  if (p == NULL)
-    return;
-  for (size_t k = 0; k < n; k++) {
-    uint32_t u;
-    memcpy (&u, &v[k], sizeof u);
-    enc_u32 (p + 4 * k, u);
-  }
-}
-
-static uint32_t
-get_u32 (const unsigned char *p)
-{
-  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
-      | (uint32_t) p[3] << 24;
-}
-
-static float
-get_f32 (const unsigned char *p)
-{
-  uint32_t u = get_u32 (p);
-  float f;
-  memcpy (&f, &u, sizeof f);
-  return f;
-}
-
 /* A bounds-checked reader; `what` names the field being read, for the
  * message when the data ends inside it. */
 typedef struct {
@@ -893,7 +798,7 @@ rd_u32 (reader *r, const char *what, uint32_t *v)
   const unsigned char *p;
   if (!rd_take (r, 4, what, &p))
     return false;
-  *v = get_u32 (p);
+  *v = earshot_get_u32 (p);
   return true;
 }
 
@@ -903,7 +808,7 @@ rd_u64 (reader *r, const char *what, uint64_t *v)
   const unsigned char *p;
   if (!rd_take (r, 8, what, &p))
     return false;
-  *v = (uint64_t) get_u32 (p) | (uint64_t) get_u32 (p + 4) << 32;
+  *v = earshot_get_u64 (p);
   return true;
 }
 
@@ -944,127 +849,47 @@ float_bits (float f)
 
 static earshot_status
 serialise (const earshot_trainer *tr, const void *extra, size_t extra_size,
-    outbuf *o)
+    earshot_buf *o)
 {
   const earshot_net *net = tr->net;
   const earshot_train_params *p = &tr->params;
   size_t nl = earshot_net_n_layers (net);
 
-  put_bytes (o, CKPT_MAGIC, CKPT_MAGIC_LEN);
-  put_u32 (o, CKPT_VERSION);
-  put_u32 (o, (uint32_t) nl);
+  earshot_buf_put (o, CKPT_MAGIC, CKPT_MAGIC_LEN);
+  earshot_buf_put_u32 (o, CKPT_VERSION);
+  earshot_buf_put_u32 (o, (uint32_t) nl);
   for (size_t l = 0; l < nl; l++) {
     const earshot_layer_spec *s = earshot_net_layer (net, l);
-    put_u32 (o, (uint32_t) s->type);
-    put_u32 (o, s->n_in);
-    put_u32 (o, s->n_out);
-    put_u32 (o, (uint32_t) s->activation);
+    earshot_buf_put_u32 (o, (uint32_t) s->type);
+    earshot_buf_put_u32 (o, s->n_in);
+    earshot_buf_put_u32 (o, s->n_out);
+    earshot_buf_put_u32 (o, (uint32_t) s->activation);
   }
-  put_u64 (o, tr->n_params);
+  earshot_buf_put_u64 (o, tr->n_params);
 
-  put_u32 (o, (uint32_t) p->optimizer);
+  earshot_buf_put_u32 (o, (uint32_t) p->optimizer);
   for (size_t k = 0; k < N_PARAM_FIELDS; k++)
-    put_u32 (o, field_bits (p, &param_fields[k]));
-  put_u64 (o, p->seed);
-  put_u32 (o, tr->class_weights != NULL ? (uint32_t) tr->n_classes : 0);
+    earshot_buf_put_u32 (o, field_bits (p, &param_fields[k]));
+  earshot_buf_put_u64 (o, p->seed);
+  earshot_buf_put_u32 (o, tr->class_weights != NULL ? (uint32_t) tr->n_classes : 0);
   if (tr->class_weights != NULL)
-    put_f32s (o, tr->class_weights, tr->n_classes);
+    earshot_buf_put_f32s (o, tr->class_weights, tr->n_classes);
 
-  put_u64 (o, tr->steps);
-  put_u32 (o, tr->epochs);
-  put_u32 (o, tr->v != NULL ? 2 : 1);
+  earshot_buf_put_u64 (o, tr->steps);
+  earshot_buf_put_u32 (o, tr->epochs);
+  earshot_buf_put_u32 (o, tr->v != NULL ? 2 : 1);
   for (int i = 0; i < 4; i++)
-    put_u64 (o, tr->rng[i]);
-  put_f32s (o, earshot_net_params_const (net), tr->n_params);
-  put_f32s (o, tr->m, tr->n_params);
+    earshot_buf_put_u64 (o, tr->rng[i]);
+  earshot_buf_put_f32s (o, earshot_net_params_const (net), tr->n_params);
+  earshot_buf_put_f32s (o, tr->m, tr->n_params);
   if (tr->v != NULL)
-    put_f32s (o, tr->v, tr->n_params);
-  put_u64 (o, extra_size);
-  put_bytes (o, extra, extra_size);
+    earshot_buf_put_f32s (o, tr->v, tr->n_params);
+  earshot_buf_put_u64 (o, extra_size);
+  earshot_buf_put (o, extra, extra_size);
   if (o->failed)
     return EARSHOT_ERR_NOMEM;
-  put_u32 (o, earshot_crc32 (0, o->data, o->len));
+  earshot_buf_put_u32 (o, earshot_crc32 (0, o->data, o->len));
   return o->failed ? EARSHOT_ERR_NOMEM : EARSHOT_OK;
-}
-
-/* Writes size bytes to path through a temporary file beside it, fsync and
- * rename, so that a crash or a full disk never leaves a half-written
- * checkpoint where a good one was. */
-static earshot_status
-write_atomic (const char *path, const void *data, size_t size, char *err,
-    size_t err_size)
-{
-  static const char suffix[] = ".tmp.XXXXXX";
-  earshot_status st;
-  size_t plen = strlen (path);
-  char *tmp = malloc (plen + sizeof suffix);
-  if (tmp == NULL)
-    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
-  memcpy (tmp, path, plen);
-  memcpy (tmp + plen, suffix, sizeof suffix);
-
-  int fd = mkstemp (tmp);
-  if (fd < 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot create %s: %s",
-        tmp, strerror (errno));
-    free (tmp);
-    return st;
-  }
-  (void) fchmod (fd, 0644);
-  const unsigned char *p = data;
-  size_t left = size;
-  while (left > 0) {
-    ssize_t w = write (fd, p, left);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0) {
-      st = earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot write %s: %s",
-          tmp, strerror (w < 0 ? errno : EIO));
-      close (fd);
-      unlink (tmp);
-      free (tmp);
-      return st;
-    }
-    p += w;
-    left -= (size_t) w;
-  }
-  if (fsync (fd) != 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot write %s: %s",
-        tmp, strerror (errno));
-    close (fd);
-    unlink (tmp);
-    free (tmp);
-    return st;
-  }
-  if (close (fd) != 0 || rename (tmp, path) != 0) {
-    st = earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot write %s: %s",
-        path, strerror (errno));
-    unlink (tmp);
-    free (tmp);
-    return st;
-  }
-  free (tmp);
-
-  /* Make the rename itself durable; a directory that cannot be opened or
-   * synced (some file systems) leaves the file written all the same. */
-  char *dir = malloc (plen + 2);
-  if (dir != NULL) {
-    memcpy (dir, path, plen + 1);
-    char *slash = strrchr (dir, '/');
-    if (slash == NULL)
-      strcpy (dir, ".");
-    else if (slash == dir)
-      dir[1] = '\0';
-    else
-      *slash = '\0';
-    int dfd = open (dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-      (void) fsync (dfd);
-      close (dfd);
-    }
-    free (dir);
-  }
-  return EARSHOT_OK;
 }
 
 earshot_status
@@ -1075,14 +900,14 @@ earshot_trainer_save_checkpoint (const earshot_trainer *tr, const char *path,
   if (extra == NULL && extra_size > 0)
     return earshot_fail (err, err_size, EARSHOT_ERR_INVALID, "extra is NULL "
         "but extra_size is %zu", extra_size);
-  outbuf o = { NULL, 0, 0, false };
+  earshot_buf o = { 0 };
   earshot_status st = serialise (tr, extra, extra_size, &o);
   if (st != EARSHOT_OK) {
     free (o.data);
     return earshot_fail (err, err_size, st, "cannot serialise the "
         "checkpoint: %s", earshot_status_str (st));
   }
-  st = write_atomic (path, o.data, o.len, err, err_size);
+  st = earshot_write_file_atomic (path, o.data, o.len, err, err_size);
   free (o.data);
   if (st == EARSHOT_OK && err != NULL && err_size > 0)
     err[0] = '\0';
@@ -1090,55 +915,6 @@ earshot_trainer_save_checkpoint (const earshot_trainer *tr, const char *path,
 }
 
 /* ---- Checkpoint loading ------------------------------------------------ */
-
-/* Reads a whole regular file into a malloc'd buffer; its size bounds the
- * allocation. */
-static earshot_status
-read_file (const char *path, unsigned char **data, size_t *size, char *err,
-    size_t err_size)
-{
-  *data = NULL;
-  *size = 0;
-  FILE *fp = fopen (path, "rb");
-  if (fp == NULL)
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot open %s: %s",
-        path, strerror (errno));
-  struct stat sb;
-  if (fstat (fileno (fp), &sb) != 0) {
-    earshot_status st = earshot_fail (err, err_size, EARSHOT_ERR_IO,
-        "cannot stat %s: %s", path, strerror (errno));
-    fclose (fp);
-    return st;
-  }
-  if (!S_ISREG (sb.st_mode)) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO, "%s is not a regular "
-        "file", path);
-  }
-  if ((uint64_t) sb.st_size > (uint64_t) (SIZE_MAX / 2)) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT, "%s is too large "
-        "to be a checkpoint", path);
-  }
-  size_t n = (size_t) sb.st_size;
-  unsigned char *buf = malloc (n > 0 ? n : 1);
-  if (buf == NULL) {
-    fclose (fp);
-    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory "
-        "for %zu bytes of %s", n, path);
-  }
-  size_t got = fread (buf, 1, n, fp);
-  bool bad = ferror (fp) != 0;
-  fclose (fp);
-  if (bad || got != n) {
-    free (buf);
-    return earshot_fail (err, err_size, EARSHOT_ERR_IO, "cannot read %s%s",
-        path, bad ? "" : ": it changed size while being read");
-  }
-  *data = buf;
-  *size = n;
-  return EARSHOT_OK;
-}
 
 /* A parsed checkpoint: scalars decoded, arrays left in place as pointers
  * into the file's bytes. */
@@ -1337,10 +1113,10 @@ match_trainer (const ckpt *c, const earshot_trainer *tr, const char *path,
         c->n_class_weights ? "with" : "without", ncw ? "has them" : "has "
         "none");
   for (size_t k = 0; k < ncw; k++)
-    if (get_u32 (c->cw + 4 * k) != float_bits (tr->class_weights[k]))
+    if (earshot_get_u32 (c->cw + 4 * k) != float_bits (tr->class_weights[k]))
       return earshot_fail (err, err_size, inv, "%s: the checkpoint was made "
           "with class_weights[%zu] %g, the trainer has %g", path, k,
-          (double) get_f32 (c->cw + 4 * k), (double) tr->class_weights[k]);
+          (double) earshot_get_f32 (c->cw + 4 * k), (double) tr->class_weights[k]);
   uint32_t moments = tr->v != NULL ? 2 : 1;
   if (c->n_moments != moments)
     return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT, "%s: corrupted "
@@ -1359,11 +1135,11 @@ check_values (const ckpt *c, const char *path, char *err, size_t err_size)
         "checkpoint: the random generator state is all zero", path);
   size_t np = (size_t) c->n_params;
   for (size_t k = 0; k < np; k++)
-    if (!isfinite (get_f32 (c->weights + 4 * k)))
+    if (!isfinite (earshot_get_f32 (c->weights + 4 * k)))
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT, "%s: corrupted "
           "checkpoint: parameter %zu is not finite", path, k);
   for (size_t k = 0; k < np * c->n_moments; k++) {
-    float v = get_f32 (c->moments + 4 * k);
+    float v = earshot_get_f32 (c->moments + 4 * k);
     if (!isfinite (v) || (k >= np && v < 0.0f))
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT, "%s: corrupted "
           "checkpoint: optimiser moment %zu is %g", path, k, (double) v);
@@ -1375,7 +1151,7 @@ static void
 decode_f32s (float *dst, const unsigned char *src, size_t n)
 {
   for (size_t k = 0; k < n; k++)
-    dst[k] = get_f32 (src + 4 * k);
+    dst[k] = earshot_get_f32 (src + 4 * k);
 }
 
 earshot_status
@@ -1390,7 +1166,8 @@ earshot_trainer_load_checkpoint (earshot_trainer *tr, const char *path,
 
   unsigned char *data;
   size_t size;
-  earshot_status st = read_file (path, &data, &size, err, err_size);
+  earshot_status st = earshot_read_file (path, SIZE_MAX / 2, &data, &size,
+      err, err_size);
   if (st != EARSHOT_OK)
     return st;
 
@@ -1405,7 +1182,7 @@ earshot_trainer_load_checkpoint (earshot_trainer *tr, const char *path,
         "checkpoint (%zu bytes)", path, size);
     goto out;
   }
-  uint32_t version = get_u32 (data + CKPT_MAGIC_LEN);
+  uint32_t version = earshot_get_u32 (data + CKPT_MAGIC_LEN);
   if (version != CKPT_VERSION) {
     st = earshot_fail (err, err_size, EARSHOT_ERR_VERSION, "%s: checkpoint "
         "format version %u; this build of earshot %s reads version %u", path,
@@ -1415,7 +1192,7 @@ earshot_trainer_load_checkpoint (earshot_trainer *tr, const char *path,
   st = parse_checkpoint (data, size, &c, path, err, err_size);
   if (st != EARSHOT_OK)
     goto out;
-  uint32_t stored = get_u32 (data + size - 4);
+  uint32_t stored = earshot_get_u32 (data + size - 4);
   uint32_t crc = earshot_crc32 (0, data, size - 4);
   if (stored != crc) {
     st = earshot_fail (err, err_size, EARSHOT_ERR_CHECKSUM, "%s: checksum "
