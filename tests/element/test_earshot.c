@@ -1170,6 +1170,50 @@ remove_models (void)
   g_free (tmpdir);
 }
 
+/* ---- 7. a long run --------------------------------------------------------- */
+
+/* One minute of 48 kHz stereo S16 through conversion, resampling and the
+ * network, in 20 ms buffers: every frame is reported once, the last one at
+ * exactly 59.99 s, and (in the sanitizer build, which runs this suite with
+ * leak detection) nothing leaks. */
+GST_START_TEST (test_one_minute_no_leaks)
+{
+  const gint rate = 48000, per_buf = rate / 50, seconds = 60;
+  gint16 *x = g_new (gint16, 2 * per_buf);
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, "audio/x-raw,format=S16LE,"
+      "layout=interleaved,channels=2,rate=48000", &bus, NULL);
+  guint metas = 0;
+
+  for (gint b = 0; b < seconds * 50; b++) {
+    for (gint i = 0; i < per_buf; i++) {
+      gdouble t = (gdouble) (b * per_buf + i) / rate;
+      x[2 * i] = (gint16) (8000 * sin (2 * G_PI * 440 * t));
+      x[2 * i + 1] = (gint16) (4000 * sin (2 * G_PI * 3000 * t));
+    }
+    GstBuffer *out = push_samples (h, x, per_buf, 4, (guint64) b * per_buf,
+        0, rate);
+    if (gst_buffer_get_earshot_meta (out))
+      metas++;
+    gst_buffer_unref (out);
+    collect (bus, frames, NULL);
+  }
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (bus, frames, NULL);
+  free_harness (h, bus);
+
+  fail_unless_equals_int (frames->len, seconds * 100);
+  Frame *last = &g_array_index (frames, Frame, frames->len - 1);
+  fail_unless_equals_uint64 (last->ts, seconds * GST_SECOND - HOP_NS);
+  fail_unless_equals_uint64 (last->duration, HOP_NS);
+  fail_unless (metas >= (guint) (seconds * 50 - 2), "%u metas", metas);
+  g_array_unref (frames);
+  g_free (x);
+}
+
+GST_END_TEST
+
 static Suite *
 earshot_suite (void)
 {
@@ -1199,6 +1243,7 @@ earshot_suite (void)
   tcase_add_test (tc, test_gap_is_silence);
   tcase_add_test (tc, test_discont_and_stream_start_reset);
   tcase_add_test (tc, test_segment_min_durations);
+  tcase_add_test (tc, test_one_minute_no_leaks);
   return s;
 }
 
