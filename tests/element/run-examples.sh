@@ -6,6 +6,8 @@ set -eu
 fixtures=$1 read_meta=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+. "$PRIVATE_PLUGINS_SH"
+private_plugins "$dir"
 "$fixtures" "$dir"
 
 "$read_meta" "$dir/tone.earshot" "$dir/tone.wav" > "$dir/frames.txt"
