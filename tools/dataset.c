@@ -630,25 +630,34 @@ es_dataset_collect_labels (const es_dataset *ds, GHashTable *names)
 }
 
 gboolean
+es_item_targets (const es_dataset *ds, es_item *it,
+    const char *const *classes, gsize n_classes, int32_t background,
+    guint sample_rate, guint hop, GError **error)
+{
+  char msg[512];
+
+  g_free (it->targets);
+  it->targets = g_new (int32_t, MAX (it->n_frames, 1));
+  double duration = (double) it->n_samples / sample_rate;
+  earshot_status st = earshot_labels_to_targets (it->labels, it->label_key,
+      classes, n_classes, background, sample_rate, hop, it->n_frames,
+      duration, it->targets, msg, sizeof msg);
+  if (st != EARSHOT_OK) {
+    g_set_error (error, ES_ERROR, ES_ERROR_DATA, "%s: %s (audio file %s)",
+        it->label_path ? it->label_path : ds->path, msg, it->audio);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
 es_dataset_targets (es_dataset *ds, const char *const *classes,
     gsize n_classes, int32_t background, const earshot_features_config *cfg,
     GError **error)
 {
-  char msg[512];
-
-  for (gsize i = 0; i < ds->n_items; i++) {
-    es_item *it = &ds->items[i];
-    g_free (it->targets);
-    it->targets = g_new (int32_t, MAX (it->n_frames, 1));
-    double duration = (double) it->n_samples / cfg->sample_rate;
-    earshot_status st = earshot_labels_to_targets (it->labels, it->label_key,
-        classes, n_classes, background, cfg->sample_rate, cfg->hop_length,
-        it->n_frames, duration, it->targets, msg, sizeof msg);
-    if (st != EARSHOT_OK) {
-      g_set_error (error, ES_ERROR, ES_ERROR_DATA, "%s: %s (audio file %s)",
-          it->label_path ? it->label_path : ds->path, msg, it->audio);
+  for (gsize i = 0; i < ds->n_items; i++)
+    if (!es_item_targets (ds, &ds->items[i], classes, n_classes, background,
+            cfg->sample_rate, cfg->hop_length, error))
       return FALSE;
-    }
-  }
   return TRUE;
 }

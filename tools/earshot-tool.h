@@ -10,8 +10,13 @@
  *   dataset.c     manifest + label files -> cached features and targets
  *   augment.c     gain, noise mixing and speed changes of decoded audio
  *   plot.c        learning curves as SVG
+ *   element.c     audio files through the `earshot` element: frames and
+ *                 segments from its bus messages; finding models by name
+ *   label-plot.c  a labelled file as SVG: waveform, segments, posteriors
  *   train-cmd.c   `earshot train`
  *   info-cmd.c    `earshot info`
+ *   label-cmd.c   `earshot label`
+ *   eval-cmd.c    `earshot eval`
  *
  * Errors: functions that can fail return FALSE (or NULL) with a GError whose
  * message is one readable line that names the file involved; the command
@@ -47,6 +52,8 @@ typedef int (*es_command_fn) (int argc, char **argv);
 
 int es_cmd_train (int argc, char **argv);
 int es_cmd_info (int argc, char **argv);
+int es_cmd_label (int argc, char **argv);
+int es_cmd_eval (int argc, char **argv);
 
 /* ---- messages (util.c) -------------------------------------------------- */
 
@@ -84,6 +91,13 @@ gboolean es_write_file_atomic (const char *path, const void *data,
 /* `path` with a trailing ".earshot" replaced by `suffix` (".csv"), or with
  * `suffix` appended when it has no such ending.  g_free the result. */
 char *es_sibling_path (const char *path, const char *suffix);
+
+/* ---- JSON (util.c) ------------------------------------------------------ */
+
+/* Appends `v` as a JSON string (quoted, escaped; invalid UTF-8 replaced). */
+void es_json_string (GString *s, const char *v);
+/* Appends `v` with 9 significant digits, or null when it is not finite. */
+void es_json_number (GString *s, double v);
 
 /* ---- terminal (util.c) -------------------------------------------------- */
 
@@ -210,6 +224,12 @@ gboolean es_dataset_targets (es_dataset *ds, const char *const *classes,
     gsize n_classes, int32_t background, const earshot_features_config *cfg,
     GError **error);
 
+/* The same for one item of `ds`, whose n_frames and n_samples (at
+ * sample_rate) are set: it->targets is (re)allocated and filled. */
+gboolean es_item_targets (const es_dataset *ds, es_item *it,
+    const char *const *classes, gsize n_classes, int32_t background,
+    guint sample_rate, guint hop, GError **error);
+
 /* The default cache folder: $XDG_CACHE_HOME/earshot or ~/.cache/earshot. */
 char *es_default_cache_dir (void);
 
@@ -241,7 +261,100 @@ gboolean es_augment (const es_augment_opts *o, uint64_t *rng, const float *x,
 void es_targets_resample (const int32_t *targets, gsize n_frames,
     double speed, int32_t *out, gsize out_frames);
 
+/* ---- the element (element.c) ------------------------------------------- */
+
+/* Finds a model the way the element's `model` property does: a value that
+ * looks like a path (holds a '/', ends in ".earshot", or names an existing
+ * file) is one; a bare name is NAME.earshot in the folders of
+ * $EARSHOT_MODEL_PATH, then in the installed models folder.  Loads it:
+ * *path (g_free) receives the file.  The error names the file, or the
+ * folders searched. */
+earshot_model *es_model_open (const char *name, char **path, GError **error);
+
+/* Values of the element's segment properties; negative (smoothing: 0)
+ * leaves the element's default. */
+typedef struct {
+  double threshold;
+  int smoothing;
+  gint64 min_segment, min_gap;  /* ns */
+} es_element_settings;
+
+/* The options that set them (--threshold, --smoothing, --min-segment,
+ * --min-gap), for a subcommand's GOptionContext, and their check. */
+typedef struct {
+  double threshold;
+  int smoothing;
+  char *min_segment, *min_gap;
+  GOptionEntry entries[5];
+} es_element_options;
+
+void es_element_options_init (es_element_options *o);
+void es_element_options_clear (es_element_options *o);
+gboolean es_element_options_parse (const es_element_options *o,
+    es_element_settings *s, GError **error);
+
+/* A segment of one class, as the element's `earshot-segment` "end"
+ * messages report it. */
+typedef struct {
+  double start, end;            /* seconds, stream time */
+  int cls;
+  double confidence;            /* mean smoothed probability */
+} es_segment;
+
+/* What the element said about one file. */
+typedef struct {
+  guint n_classes;
+  gsize n_frames;               /* frames, in the order they were posted */
+  guint64 *start_ns;            /* [n_frames] stream time of each frame */
+  guint64 *duration_ns;         /* [n_frames] */
+  int32_t *classes;             /* [n_frames] most probable class */
+  float *confidences;           /* [n_frames] its probability */
+  float *probs;                 /* [n_frames x n_classes] posteriors */
+  es_segment *segments;         /* [n_segments] by start, then class */
+  gsize n_segments;
+  double duration;              /* seconds: the pipeline's DURATION, or the
+                                   end of the last frame */
+  /* With es_label_opts.envelope: the minimum and maximum of the (mono mix
+   * of the) audio over consecutive blocks of env_block seconds from
+   * env_start. */
+  float *env_min, *env_max;
+  gsize n_env;
+  double env_start, env_block;
+} es_labelling;
+
+typedef struct {
+  const char *model;            /* a model file (from es_model_open) */
+  es_element_settings settings;
+  gboolean progress;            /* progress bar on stderr (a terminal) */
+  gboolean envelope;            /* collect the waveform envelope */
+} es_label_opts;
+
+/* Runs `audio` through uridecodebin ! audioconvert ! earshot ! fakesink
+ * (sync=false) and collects the element's per-frame `earshot` messages
+ * and its segments.  The error is one line naming the file.  gst_init
+ * must have been called. */
+gboolean es_label_file (const char *audio, const es_label_opts *o,
+    es_labelling **out, GError **error);
+void es_labelling_free (es_labelling *l);
+
+/* Whether the element can be made (installed, or on GST_PLUGIN_PATH);
+ * if not, the error says how to fix it. */
+gboolean es_element_available (GError **error);
+
+/* ---- pictures of labelled files (label-plot.c) ------------------------- */
+
+/* Writes an SVG picture of a labelled file: the waveform envelope (when
+ * collected), one lane per class with its segments, and the posterior of
+ * every class against time.  Atomic. */
+gboolean es_plot_labelling_svg (const char *path, const es_labelling *l,
+    const char *const *labels, const char *title, GError **error);
+
 /* ---- learning curves (plot.c) ------------------------------------------- */
+
+/* A round tick step (1, 2 or 5 times a power of ten) giving at most
+ * `max_ticks` ticks over [lo, hi]. */
+double es_plot_tick_step (double lo, double hi, int max_ticks);
+
 
 /* One row of the training log. */
 typedef struct {

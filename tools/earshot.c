@@ -1,13 +1,15 @@
 /* earshot.c — the `earshot` command: git-style subcommands.
  *
  *   earshot train --data MANIFEST -o model.earshot [OPTION…]
+ *   earshot label [--model MODEL] [--format FORMAT] [-o OUT] FILE…
+ *   earshot eval [--model MODEL] --data MANIFEST [--json]
  *   earshot info MODEL [--json]
  *   earshot help [COMMAND]      earshot --help      earshot --version
  *
  * Each subcommand lives in its own file with an entry point of type
  * es_command_fn and parses its own options (GOptionContext, so `--help` works
  * on each).  Adding one means a row in `commands` below and a source file in
- * tools/meson.build; `label` and `eval` are planned there.
+ * tools/meson.build.
  */
 #include "earshot-tool.h"
 
@@ -24,12 +26,11 @@ typedef struct {
 
 static const es_command commands[] = {
   { "train", es_cmd_train, "train a model on labelled audio" },
+  { "label", es_cmd_label, "label audio files with a model, through the "
+    "element" },
+  { "eval", es_cmd_eval, "frame and segment metrics of a model on labelled "
+    "data" },
   { "info", es_cmd_info, "print everything inside a model file" },
-  /* Planned (separate issue): label files through the element, evaluate a
-   * model on a labelled manifest.  Fill in fn when they exist; until then
-   * they are left out of the help and say they are not built. */
-  { "label", NULL, "label audio files with a model" },
-  { "eval", NULL, "frame and segment metrics of a model on labelled data" },
 };
 
 static const es_command *
@@ -47,8 +48,8 @@ print_usage (FILE *out)
   fprintf (out,
       "Usage: earshot COMMAND [OPTION…]\n"
       "\n"
-      "Tells what is sounding: trains and inspects recurrent audio frame\n"
-      "classifiers for the GStreamer element `earshot`.\n"
+      "Tells what is sounding: trains, runs, evaluates and inspects\n"
+      "recurrent audio frame classifiers for the GStreamer element `earshot`.\n"
       "\n"
       "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)

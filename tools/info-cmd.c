@@ -79,43 +79,13 @@ layer_tensors (const earshot_layer_spec *l, tensor t[4])
 /* ---- JSON ------------------------------------------------------------- */
 
 static void
-json_string (GString *s, const char *v)
-{
-  char *valid = g_utf8_make_valid (v, -1);
-  g_string_append_c (s, '"');
-  for (const unsigned char *p = (const unsigned char *) valid; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      g_string_append_printf (s, "\\%c", *p);
-    else if (*p == '\n')
-      g_string_append (s, "\\n");
-    else if (*p == '\t')
-      g_string_append (s, "\\t");
-    else if (*p < 0x20)
-      g_string_append_printf (s, "\\u%04x", *p);
-    else
-      g_string_append_c (s, (char) *p);
-  }
-  g_string_append_c (s, '"');
-  g_free (valid);
-}
-
-static void
-json_number (GString *s, double v)
-{
-  if (isfinite (v))
-    g_string_append_printf (s, "%.9g", v);
-  else
-    g_string_append (s, "null");
-}
-
-static void
 json_floats (GString *s, const float *v, size_t n)
 {
   g_string_append_c (s, '[');
   for (size_t i = 0; i < n; i++) {
     if (i)
       g_string_append (s, ", ");
-    json_number (s, v[i]);
+    es_json_number (s, v[i]);
   }
   g_string_append_c (s, ']');
 }
@@ -127,21 +97,21 @@ info_json (const char *path, const earshot_model *m, guint64 file_size)
   const earshot_net *net = earshot_model_net (m);
   GString *s = g_string_new ("{\n  \"file\": ");
 
-  json_string (s, path);
+  es_json_string (s, path);
   g_string_append_printf (s, ",\n  \"size\": %" G_GUINT64_FORMAT
       ",\n  \"format_version\": %u,\n  \"front_end\": {\n"
       "    \"sample_rate\": %u,\n    \"win_length\": %u,\n"
       "    \"hop_length\": %u,\n    \"n_fft\": %u,\n    \"n_mels\": %u,\n"
       "    \"fmin\": ", file_size, earshot_model_format_version (m),
       c->sample_rate, c->win_length, c->hop_length, c->n_fft, c->n_mels);
-  json_number (s, c->fmin);
+  es_json_number (s, c->fmin);
   g_string_append (s, ",\n    \"fmax\": ");
-  json_number (s, c->fmax);
+  es_json_number (s, c->fmax);
   g_string_append_printf (s, ",\n    \"window\": \"%s\",\n"
       "    \"mel_scale\": \"%s\",\n    \"log_floor\": ",
       window_name (c->window), c->mel_scale == EARSHOT_MEL_HTK ? "htk"
       : "slaney");
-  json_number (s, c->log_floor);
+  es_json_number (s, c->log_floor);
   g_string_append (s, "\n  },\n  \"normalisation\": {\n    \"mean\": ");
   json_floats (s, earshot_model_norm_mean (m), c->n_mels);
   g_string_append (s, ",\n    \"std\": ");
@@ -150,7 +120,7 @@ info_json (const char *path, const earshot_model *m, guint64 file_size)
   for (size_t i = 0; i < earshot_model_n_labels (m); i++) {
     if (i)
       g_string_append (s, ", ");
-    json_string (s, earshot_model_label (m, i));
+    es_json_string (s, earshot_model_label (m, i));
   }
   g_string_append (s, "],\n  \"layers\": [");
   for (size_t i = 0; i < earshot_net_n_layers (net); i++) {
@@ -181,9 +151,9 @@ info_json (const char *path, const earshot_model *m, guint64 file_size)
       earshot_net_n_params (net), earshot_net_state_size (net));
   for (size_t i = 0; i < earshot_model_n_meta (m); i++) {
     g_string_append (s, i ? ",\n    " : "\n    ");
-    json_string (s, earshot_model_meta_key (m, i));
+    es_json_string (s, earshot_model_meta_key (m, i));
     g_string_append (s, ": ");
-    json_string (s, earshot_model_meta_value (m, i));
+    es_json_string (s, earshot_model_meta_value (m, i));
   }
   g_string_append (s, earshot_model_n_meta (m) ? "\n  }\n}\n" : "}\n}\n");
   return g_string_free (s, FALSE);

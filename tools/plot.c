@@ -35,10 +35,8 @@ py (const panel *p, double y)
   return p->top + PANEL_H - (y - p->y0) / (p->y1 - p->y0) * PANEL_H;
 }
 
-/* A round tick step (1, 2 or 5 times a power of ten) giving at most
- * `max_ticks` ticks over [lo, hi]. */
-static double
-tick_step (double lo, double hi, int max_ticks)
+double
+es_plot_tick_step (double lo, double hi, int max_ticks)
 {
   double span = hi - lo;
   if (!(span > 0))
@@ -52,10 +50,10 @@ tick_step (double lo, double hi, int max_ticks)
 static void
 axes (GString *s, const panel *p, const char *ylabel, gboolean percent)
 {
-  double xs = tick_step (p->x0, p->x1, 8);
+  double xs = es_plot_tick_step (p->x0, p->x1, 8);
   if (xs < 1)
     xs = 1;
-  double ys = tick_step (p->y0, p->y1, 6);
+  double ys = es_plot_tick_step (p->y0, p->y1, 6);
 
   g_string_append_printf (s, "<rect x='%d' y='%d' width='%d' height='%d' "
       "fill='white' stroke='#444'/>\n", p->left, p->top, PANEL_W, PANEL_H);
@@ -209,7 +207,7 @@ es_plot_svg (const char *path, const es_epoch_row *rows, gsize n,
     G_STRUCT_OFFSET (es_epoch_row, valid_loss) };
   double lo, hi;
   range (rows, n, loss_f, 2, &lo, &hi);
-  double step = tick_step (0, hi, 6);
+  double step = es_plot_tick_step (0, hi, 6);
   panel pl = { 1, MAX (last, 2), 0, MAX (ceil (hi / step) * step, step),
     LEFT0, TOP };
   axes (s, &pl, "loss (cross-entropy per frame)", FALSE);
@@ -230,7 +228,7 @@ es_plot_svg (const char *path, const es_epoch_row *rows, gsize n,
     G_STRUCT_OFFSET (es_epoch_row, valid_acc),
     G_STRUCT_OFFSET (es_epoch_row, valid_f1) };
   range (rows, n, acc_f, 3, &lo, &hi);
-  step = tick_step (lo, 1, 6);
+  step = es_plot_tick_step (lo, 1, 6);
   panel pa = { 1, MAX (last, 2), MIN (floor (lo / step) * step, 1 - step),
     1, LEFT1, TOP };
   axes (s, &pa, "frame accuracy, macro-F1", TRUE);

@@ -108,6 +108,38 @@ es_sibling_path (const char *path, const char *suffix)
   return g_strconcat (path, suffix, NULL);
 }
 
+/* ---- JSON ------------------------------------------------------------- */
+
+void
+es_json_string (GString *s, const char *v)
+{
+  char *valid = g_utf8_make_valid (v, -1);
+  g_string_append_c (s, '"');
+  for (const unsigned char *p = (const unsigned char *) valid; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_printf (s, "\\%c", *p);
+    else if (*p == '\n')
+      g_string_append (s, "\\n");
+    else if (*p == '\t')
+      g_string_append (s, "\\t");
+    else if (*p < 0x20)
+      g_string_append_printf (s, "\\u%04x", *p);
+    else
+      g_string_append_c (s, (char) *p);
+  }
+  g_string_append_c (s, '"');
+  g_free (valid);
+}
+
+void
+es_json_number (GString *s, double v)
+{
+  if (isfinite (v))
+    g_string_append_printf (s, "%.9g", v);
+  else
+    g_string_append (s, "null");
+}
+
 /* ---- terminal --------------------------------------------------------- */
 
 char *
