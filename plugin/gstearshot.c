@@ -138,6 +138,7 @@ enum
   PROP_0,
   PROP_MODEL,
   PROP_LABELS,
+  PROP_MODEL_PATH,
   PROP_POST_MESSAGES,
   PROP_MESSAGE_INTERVAL,
   PROP_THRESHOLD,
@@ -434,20 +435,22 @@ model_load (const gchar * name, GError ** error)
   return m;
 }
 
-/* Whether input at `rate` can feed the model: the band the model listens to
- * (up to fmax) must exist in the input, or its features would be computed
- * on frequencies the audio cannot contain. */
+/* Whether input at `rate` can feed the model at all: some of the band the
+ * model listens to (fmin .. fmax) must exist in the input.  Input that only
+ * lacks the top of that band (8 kHz telephone audio into a 16 kHz model) is
+ * accepted: configure() warns, and models trained with band-limited audio
+ * handle it. */
 static gboolean
 model_accepts_rate (const ModelRef * m, gint rate, GError ** error)
 {
   const earshot_features_config *cfg =
       earshot_model_features_config (m->model);
 
-  if ((gdouble) rate < 2.0 * cfg->fmax) {
+  if ((gdouble) rate / 2.0 <= cfg->fmin) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
         "Input sample rate %d Hz is too low for model \"%s\": its features "
-        "use frequencies up to %g Hz, which need at least %g Hz",
-        rate, m->path, cfg->fmax, 2.0 * cfg->fmax);
+        "use frequencies from %g Hz up, and %d Hz audio holds nothing above "
+        "%g Hz", rate, m->path, cfg->fmin, rate, rate / 2.0);
     return FALSE;
   }
   return TRUE;
@@ -1096,6 +1099,12 @@ configure (GstEarshot * self, const GstAudioInfo * info, ModelRef * m,
     g_error_free (error);
     return FALSE;
   }
+  if (GST_AUDIO_INFO_RATE (info) < 2.0 * cfg->fmax)
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("Input sample rate %d Hz is lower than model \"%s\" expects: it "
+            "listens up to %g Hz, the input holds up to %g Hz; results may "
+            "be less accurate", GST_AUDIO_INFO_RATE (info), m->path,
+            cfg->fmax, GST_AUDIO_INFO_RATE (info) / 2.0), (NULL));
 
   nc = s->channel_mode == GST_EARSHOT_CHANNEL_MODE_EACH ?
       (guint) GST_AUDIO_INFO_CHANNELS (info) : 1;
@@ -1451,6 +1460,7 @@ gst_earshot_start (GstBaseTransform * trans)
       GST_OBJECT_UNLOCK (self);
       model_ref_unref (m);
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LABELS]);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
     }
   }
   g_free (name);
@@ -1525,6 +1535,7 @@ gst_earshot_set_model (GstEarshot * self, const gchar * name)
   /* the streaming side holds its own reference until it has switched */
   model_ref_unref (old);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LABELS]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL_PATH]);
 }
 
 static void
@@ -1584,6 +1595,9 @@ gst_earshot_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_LABELS:
       g_value_set_boxed (value, self->model ? self->model->labels : NULL);
+      break;
+    case PROP_MODEL_PATH:
+      g_value_set_string (value, self->model ? self->model->path : NULL);
       break;
     case PROP_POST_MESSAGES:
       g_value_set_boolean (value, self->settings.post_messages);
@@ -1701,6 +1715,18 @@ gst_earshot_class_init (GstEarshotClass * klass)
   properties[PROP_LABELS] = g_param_spec_boxed ("labels", "Labels",
       "Class names of the loaded model, in class order", G_TYPE_STRV,
       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GstEarshot:model-path:
+   *
+   * The file the loaded model was read from: `model` resolved through the
+   * model search path.  %NULL until a model is loaded (an unset `model`
+   * loads the default model when the element starts).  Tools read it to
+   * learn which file a model name stands for.
+   */
+  properties[PROP_MODEL_PATH] = g_param_spec_string ("model-path",
+      "Model path", "File the loaded model was read from (NULL until a model "
+      "is loaded)", NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
   /**
    * GstEarshot:post-messages:

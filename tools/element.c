@@ -28,44 +28,32 @@
 
 /* ---- models ----------------------------------------------------------- */
 
-/* The same search as the element's model_find() (plugin/gstearshot.c). */
+/* Resolves a model name or path the way the element does, by asking the
+ * element: set `model`, read back `model-path` (so a change to the element's
+ * search can never make the two disagree).  A name the element cannot load
+ * but that is a file is returned as is, for the core's precise message. */
 static char *
 model_find (const char *name, GError **error)
 {
-  if (strchr (name, '/') || strchr (name, G_DIR_SEPARATOR)
-      || g_str_has_suffix (name, ".earshot")
-      || g_file_test (name, G_FILE_TEST_EXISTS))
-    return g_strdup (name);
-
-  GPtrArray *dirs = g_ptr_array_new_with_free_func (g_free);
-  const char *env = g_getenv ("EARSHOT_MODEL_PATH");
-  if (env != NULL) {
-    char **parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
-    for (char **p = parts; *p; p++)
-      if (**p)
-        g_ptr_array_add (dirs, g_strdup (*p));
-    g_strfreev (parts);
-  }
-  g_ptr_array_add (dirs, g_strdup (EARSHOT_MODELS_DIR));
-
-  char *file = g_strconcat (name, ".earshot", NULL);
+  GstElement *e = gst_element_factory_make ("earshot", NULL);
   char *path = NULL;
-  for (guint i = 0; i < dirs->len && path == NULL; i++) {
-    char *candidate = g_build_filename (dirs->pdata[i], file, NULL);
-    if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
-      path = candidate;
-    else
-      g_free (candidate);
+
+  if (e == NULL) {
+    g_set_error (error, ES_ERROR, ES_ERROR_IO, "the earshot GStreamer "
+        "element is not installed (or not on GST_PLUGIN_PATH)");
+    return NULL;
   }
+  g_object_set (e, "model", name, NULL);
+  g_object_get (e, "model-path", &path, NULL);
+  gst_object_unref (e);
+  if (path == NULL && g_file_test (name, G_FILE_TEST_EXISTS))
+    path = g_strdup (name);
   if (path == NULL) {
-    g_ptr_array_add (dirs, NULL);
-    char *searched = g_strjoinv (", ", (char **) dirs->pdata);
+    const char *env = g_getenv ("EARSHOT_MODEL_PATH");
     g_set_error (error, ES_ERROR, ES_ERROR_IO, "no model '%s': not a file, "
-        "and no %s in %s", name, file, searched);
-    g_free (searched);
+        "and no %s.earshot in %s%s%s", name, name, env && *env ? env : "",
+        env && *env ? ", " : "", EARSHOT_MODELS_DIR);
   }
-  g_free (file);
-  g_ptr_array_unref (dirs);
   return path;
 }
 

@@ -43,6 +43,32 @@ test_model_write_rnn (const char *path, uint64_t seed)
 }
 
 int
+test_model_write_high (const char *path)
+{
+  static const char *const labels[] = { "quiet", "hiss" };
+  earshot_features_config cfg = earshot_features_default_config ();
+  earshot_net *net = NULL;
+  earshot_model *m = NULL;
+  char err[256] = "";
+
+  cfg.fmin = 5000.0f;
+  cfg.n_mels = 8;
+  if (earshot_net_new_stack (EARSHOT_LAYER_GRU, cfg.n_mels, 4, 1, 2, &net,
+          err, sizeof err) != EARSHOT_OK) {
+    fprintf (stderr, "net: %s\n", err);
+    return -1;
+  }
+  earshot_net_init (net, 5);
+  if (earshot_model_new (&cfg, NULL, NULL, labels, 2, net, &m, err,
+          sizeof err) != EARSHOT_OK) {
+    fprintf (stderr, "model: %s\n", err);
+    earshot_net_free (net);
+    return -1;
+  }
+  return finish (m, path);
+}
+
+int
 test_model_write_tone (const char *path)
 {
   static const char *const labels[] = { "silence", "tone" };

@@ -21,6 +21,10 @@ int test_model_write_rnn (const char *path, uint64_t seed);
  * amplitude 0.5 covers more than a few samples of a frame. */
 int test_model_write_tone (const char *path);
 
+/* A model that listens only to 5-8 kHz (fmin 5000 Hz, 8 mel bands, a GRU
+ * from a seed): input at 8 kHz holds none of that, and is refused. */
+int test_model_write_high (const char *path);
+
 #define TEST_TONE_HZ 1000.0
 
 #endif

@@ -23,8 +23,8 @@
 #define HOP_NS (10 * GST_MSECOND)
 #define F32_CAPS "audio/x-raw,format=F32LE,layout=interleaved,channels=1,rate=16000"
 
-static gchar *tmpdir, *rnn_path, *rnn2_path, *tone_path, *bad_path,
-    *truncated_path;
+static gchar *tmpdir, *rnn_path, *rnn2_path, *tone_path, *high_path,
+    *bad_path, *truncated_path;
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -772,7 +772,7 @@ GST_END_TEST
 GST_START_TEST (test_error_unmet_rate)
 {
   GstBus *bus;
-  GstHarness *h = new_harness (rnn_path, NULL, &bus, NULL);
+  GstHarness *h = new_harness (high_path, NULL, &bus, NULL);
   GstMessage *msg;
   gchar *text;
 
@@ -791,6 +791,68 @@ GST_START_TEST (test_error_unmet_rate)
 GST_END_TEST
 
 /* A bad model set while playing: an error, and the old model goes on. */
+/* 8 kHz telephone audio into a 16 kHz model that listens up to 8 kHz: a
+ * warning says the top of the band is missing, and frames still come. */
+GST_START_TEST (test_low_rate_warns)
+{
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, "audio/x-raw,format=S16LE,"
+      "layout=interleaved,channels=1,rate=8000", &bus, NULL);
+  gint16 x[8000] = { 0 };
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+  GstMessage *msg;
+
+  for (guint i = 0; i < G_N_ELEMENTS (x); i++)
+    x[i] = (gint16) (6000 * sin (2 * G_PI * 300 * i / 8000.0));
+  /* the first 100 ms; popping the warning drops their frame messages */
+  gst_buffer_unref (push_samples (h, x, 800, 2, 0, 0, 8000));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (msg != NULL, "no warning for 8 kHz input");
+  {
+    GError *err = NULL;
+    gst_message_parse_warning (msg, &err, NULL);
+    fail_unless (strstr (err->message, "less accurate") != NULL, "%s",
+        err->message);
+    g_error_free (err);
+  }
+  gst_message_unref (msg);
+  fail_unless (pop_error (bus) == NULL);
+  gst_buffer_unref (push_samples (h, x + 800, 7200, 2, 800, 0, 8000));
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (bus, frames, NULL);
+  /* frames to the end of the second: the last covers 990..1000 ms */
+  fail_unless (frames->len > 80, "%u frames", frames->len);
+  fail_unless_equals_uint64 (g_array_index (frames, Frame,
+          frames->len - 1).ts, GST_SECOND - HOP_NS);
+  g_array_unref (frames);
+  free_harness (h, bus);
+}
+
+GST_END_TEST
+
+/* model-path names the file a model name resolved to. */
+GST_START_TEST (test_model_path_property)
+{
+  GstElement *e = gst_element_factory_make ("earshot", NULL);
+  gchar *path = NULL;
+
+  g_object_get (e, "model-path", &path, NULL);
+  fail_unless (path == NULL);
+  g_object_set (e, "model", rnn_path, NULL);
+  g_object_get (e, "model-path", &path, NULL);
+  fail_unless_equals_string (path, rnn_path);
+  g_free (path);
+  g_setenv ("EARSHOT_MODEL_PATH", tmpdir, TRUE);
+  g_object_set (e, "model", "tone", NULL);
+  g_object_get (e, "model-path", &path, NULL);
+  fail_unless_equals_string (path, tone_path);
+  g_free (path);
+  g_setenv ("EARSHOT_MODEL_PATH", "", TRUE);
+  gst_object_unref (e);
+}
+
+GST_END_TEST
+
 GST_START_TEST (test_error_bad_model_while_playing)
 {
   gfloat *x = random_signal (1600, 9);
@@ -1143,11 +1205,13 @@ write_models (void)
   rnn_path = g_build_filename (tmpdir, "rnn.earshot", NULL);
   rnn2_path = g_build_filename (tmpdir, "rnn2.earshot", NULL);
   tone_path = g_build_filename (tmpdir, "tone.earshot", NULL);
+  high_path = g_build_filename (tmpdir, "high.earshot", NULL);
   bad_path = g_build_filename (tmpdir, "bad.earshot", NULL);
   truncated_path = g_build_filename (tmpdir, "truncated.earshot", NULL);
   g_assert (test_model_write_rnn (rnn_path, 1) == 0);
   g_assert (test_model_write_rnn (rnn2_path, 2) == 0);
   g_assert (test_model_write_tone (tone_path) == 0);
+  g_assert (test_model_write_high (high_path) == 0);
   g_assert (g_file_set_contents (bad_path, "this is not a model\n", -1,
           NULL));
   g_assert (g_file_get_contents (rnn_path, &data, &len, NULL));
@@ -1159,8 +1223,8 @@ write_models (void)
 static void
 remove_models (void)
 {
-  const gchar *files[] = { rnn_path, rnn2_path, tone_path, bad_path,
-    truncated_path
+  const gchar *files[] = { rnn_path, rnn2_path, tone_path, high_path,
+    bad_path, truncated_path
   };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
     g_unlink (files[i]);
@@ -1234,6 +1298,8 @@ earshot_suite (void)
   tcase_add_test (tc, test_model_swap_while_streaming);
   tcase_add_test (tc, test_error_messages);
   tcase_add_test (tc, test_error_unmet_rate);
+  tcase_add_test (tc, test_low_rate_warns);
+  tcase_add_test (tc, test_model_path_property);
   tcase_add_test (tc, test_error_bad_model_while_playing);
   tcase_add_test (tc, test_model_by_name);
   tcase_add_test (tc, test_latency);
