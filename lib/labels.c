@@ -5,8 +5,12 @@
  * splitting can use ordinary string functions without ever reading past the
  * input.  All strings of a list live in one arena owned by the list.
  */
+#define _GNU_SOURCE             /* strtod_l, newlocale */
 #include "earshot_labels.h"
 #include "earshot_private.h"
+
+#include <locale.h>
+#include <pthread.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_LINE 65536
 #define MAX_FIELDS 8
@@ -76,6 +81,11 @@ struct earshot_label_list {
   earshot_label *items;
   size_t n, cap;
   arena_block *arena;
+  /* Label indices with a NULL file first (in file order), then sorted by
+   * file (stable), so the labels of one clip are found by binary search:
+   * a manifest of many clips over one label file stays linear. */
+  size_t *by_file;
+  size_t n_no_file;
 };
 
 /* ---- line and field splitting ---------------------------------------- */
@@ -207,16 +217,41 @@ split_csv (char *s, char **fields)
   }
 }
 
-/* A time in seconds: a finite, non-negative decimal number. */
+/* The "C" locale, for parsing numbers the same way whatever the user's
+ * locale says the decimal separator is. */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void
+c_locale_init (void)
+{
+  c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
+}
+
+/* A time in seconds: a finite, non-negative decimal number written with '.'
+ * (digits, an optional fraction, an optional exponent; no hex, inf or nan),
+ * whatever the process's locale. */
 static bool
 parse_time (const char *s, double *out)
 {
   char *end;
   s = trim ((char *) s);
-  if (*s == '\0')
+  const char *p = s;
+  if (*p == '+')
+    p++;
+  if (!isdigit ((unsigned char) *p) && !(*p == '.'
+          && isdigit ((unsigned char) p[1])))
+    return false;
+  while (isdigit ((unsigned char) *p) || *p == '.' || *p == 'e' || *p == 'E'
+      || ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')))
+    p++;
+  if (*trim ((char *) p) != '\0')
+    return false;
+  pthread_once (&c_locale_once, c_locale_init);
+  if (c_locale == (locale_t) 0)
     return false;
   errno = 0;
-  double v = strtod (s, &end);
+  double v = strtod_l (s, &end, c_locale);
   if (errno != 0 || *trim (end) != '\0' || !isfinite (v) || v < 0 || v > 1e9)
     return false;
   *out = v;
@@ -243,6 +278,7 @@ earshot_label_list_free (earshot_label_list *l)
   if (l == NULL)
     return;
   free (l->items);
+  free (l->by_file);
   arena_free (l->arena);
   free (l);
 }
@@ -303,34 +339,132 @@ label_name_ok (const char *s)
   return true;
 }
 
+/* Whether field `i` (0-based) of a line split at `sep` is exactly `name`. */
+static bool
+field_is (const char *line, char sep, int i, const char *name)
+{
+  for (; i > 0; i--) {
+    line = strchr (line, sep);
+    if (line == NULL)
+      return false;
+    line++;
+  }
+  size_t n = strlen (name);
+  return strncmp (line, name, n) == 0 && (line[n] == sep || line[n] == '\0');
+}
+
+static int
+count_fields (const char *line, char sep)
+{
+  int n = 1;
+  for (; *line; line++)
+    n += *line == sep;
+  return n;
+}
+
+/* A DCASE header: filename<TAB>onset<TAB>offset<TAB>event_label (the first
+ * field's name varies between data sets; onset and offset do not). */
+static bool
+is_dcase_header (const char *line)
+{
+  return count_fields (line, '\t') >= 3 && field_is (line, '\t', 1, "onset")
+      && field_is (line, '\t', 2, "offset");
+}
+
 /* Guesses the format from the first data line. */
 static earshot_labels_format
 detect (const char *line)
 {
-  char tmp[MAX_LINE + 1];
-  char *f[MAX_FIELDS];
-  strcpy (tmp, line);
-  if (strstr (line, "onset") != NULL && strchr (line, '\t') != NULL)
-    return EARSHOT_LABELS_DCASE;
-  if (strchr (line, '\t') != NULL) {
-    int n = split (tmp, '\t', f);
-    if (n == 4)
-      return EARSHOT_LABELS_DCASE;
-    return EARSHOT_LABELS_AUDACITY;
-  }
+  if (strchr (line, '\t') != NULL)
+    return is_dcase_header (line) || count_fields (line, '\t') == 4
+        ? EARSHOT_LABELS_DCASE : EARSHOT_LABELS_AUDACITY;
   if (strchr (line, ',') != NULL)
     return EARSHOT_LABELS_CSV;
   return EARSHOT_LABELS_AUTO;
 }
 
 static bool
+name_in (const char *s, const char *const *names)
+{
+  s = trim ((char *) s);
+  for (; *names; names++)
+    if (strcasecmp (s, *names) == 0)
+      return true;
+  return false;
+}
+
+/* A header row names its time columns (start/onset..., end/offset...);
+ * anything else in the first row is data, and a typo there an error. */
+static bool
 is_header (char **f, int n)
 {
-  /* A header row: no field in the time columns is a number. */
-  for (int i = 0; i < n; i++)
-    if (looks_like_number (f[i]))
-      return false;
+  static const char *const starts[] = { "start", "onset", "begin",
+    "start_time", "onset_time", "start (s)", "onset (s)", NULL };
+  static const char *const ends[] = { "end", "offset", "stop", "end_time",
+    "offset_time", "end (s)", "offset (s)", NULL };
+  return n == 2 && name_in (f[0], starts) && name_in (f[1], ends);
+}
+
+/* qsort comparator over label indices: by file, then by position. */
+static const earshot_label *sort_items;
+
+static int
+cmp_by_file (const void *a, const void *b)
+{
+  size_t i = *(const size_t *) a, j = *(const size_t *) b;
+  int c = strcmp (sort_items[i].file, sort_items[j].file);
+  return c != 0 ? c : (i > j) - (i < j);
+}
+
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool
+index_by_file (earshot_label_list *l)
+{
+  l->by_file = malloc ((l->n ? l->n : 1) * sizeof (size_t));
+  if (l->by_file == NULL)
+    return false;
+  size_t k = 0;
+  for (size_t i = 0; i < l->n; i++)
+    if (l->items[i].file == NULL)
+      l->by_file[k++] = i;
+  l->n_no_file = k;
+  for (size_t i = 0; i < l->n; i++)
+    if (l->items[i].file != NULL)
+      l->by_file[k++] = i;
+  /* qsort has no context argument in C11: the items go through a static,
+   * under a lock. */
+  pthread_mutex_lock (&sort_lock);
+  sort_items = l->items;
+  qsort (l->by_file + l->n_no_file, l->n - l->n_no_file, sizeof (size_t),
+      cmp_by_file);
+  pthread_mutex_unlock (&sort_lock);
   return true;
+}
+
+/* The range [*lo, *hi) of by_file whose labels belong to `file`. */
+static void
+file_range (const earshot_label_list *l, const char *file, size_t *lo,
+    size_t *hi)
+{
+  size_t a = l->n_no_file, b = l->n;
+  while (a < b) {               /* first >= file */
+    size_t mid = a + (b - a) / 2;
+    if (strcmp (l->items[l->by_file[mid]].file, file) < 0)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  *lo = a;
+  b = l->n;
+  while (a < b) {               /* first > file */
+    size_t mid = a + (b - a) / 2;
+    if (strcmp (l->items[l->by_file[mid]].file, file) <= 0)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  *hi = a;
 }
 
 earshot_status
@@ -499,6 +633,10 @@ earshot_labels_parse (const char *text, size_t len,
   }
 
   free (r);
+  if (!index_by_file (l)) {
+    earshot_label_list_free (l);
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
+  }
   if (format_out)
     *format_out = format;
   *out = l;
@@ -512,6 +650,15 @@ fail:
   return st;
 }
 
+/* Label k of those that apply to a clip whose range in by_file starts at lo:
+ * first the labels without a file, then the clip's own. */
+static const earshot_label *
+applying (const earshot_label_list *l, size_t lo, size_t k)
+{
+  return &l->items[l->by_file[k < l->n_no_file ? k
+          : lo + (k - l->n_no_file)]];
+}
+
 earshot_status
 earshot_labels_to_targets (const earshot_label_list *l, const char *file,
     const char *const *classes, size_t n_classes, int32_t background,
@@ -519,18 +666,23 @@ earshot_labels_to_targets (const earshot_label_list *l, const char *file,
     int32_t *targets, char *err, size_t err_size)
 {
   double frame_s = (double) hop / sample_rate;
+  /* The labels that apply: by_file[0, n_no_file) and by_file[lo, hi), or
+   * every label when file is NULL. */
+  size_t lo = l->n_no_file, hi = l->n;
 
   if (background >= (int32_t) n_classes || sample_rate == 0 || hop == 0)
     return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
         "invalid background class, rate or hop");
+  if (file != NULL)
+    file_range (l, file, &lo, &hi);
   for (size_t t = 0; t < n_frames; t++)
     targets[t] = background;
 
-  /* Paint labels in reverse priority, so the first class wins overlaps:
-   * class c paints after every class > c. */
-  for (size_t i = 0; i < l->n; i++) {
-    const earshot_label *e = &l->items[i];
-    if (e->label == NULL || (file && e->file && strcmp (file, e->file) != 0))
+  size_t n_apply = l->n_no_file + (hi - lo);
+
+  for (size_t k = 0; k < n_apply; k++) {
+    const earshot_label *e = applying (l, lo, k);
+    if (e->label == NULL)
       continue;
     size_t c;
     for (c = 0; c < n_classes; c++)
@@ -546,11 +698,12 @@ earshot_labels_to_targets (const earshot_label_list *l, const char *file,
           "which lasts %.3f s", e->line, e->label, e->start, e->end,
           duration);
   }
+  /* Paint in reverse priority, so the first class wins overlaps: class c
+   * paints after every class > c. */
   for (size_t c = n_classes; c-- > 0;) {
-    for (size_t i = 0; i < l->n; i++) {
-      const earshot_label *e = &l->items[i];
-      if (e->label == NULL || strcmp (classes[c], e->label) != 0
-          || (file && e->file && strcmp (file, e->file) != 0))
+    for (size_t k = 0; k < n_apply; k++) {
+      const earshot_label *e = applying (l, lo, k);
+      if (e->label == NULL || strcmp (classes[c], e->label) != 0)
         continue;
       /* Frames whose centre (t + 0.5) * frame_s lies in [start, end). */
       double first = ceil (e->start / frame_s - 0.5);
@@ -562,6 +715,64 @@ earshot_labels_to_targets (const earshot_label_list *l, const char *file,
     }
   }
   return EARSHOT_OK;
+}
+
+/* ---- a string -> index hash map (open addressing, FNV-1a) ------------- */
+
+typedef struct {
+  const char **key;             /* [cap], NULL: empty; keys are borrowed */
+  size_t *value;                /* [cap] */
+  size_t cap, n;
+} strmap;
+
+static uint64_t
+fnv1a (const char *s)
+{
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *s; s++)
+    h = (h ^ (unsigned char) *s) * 0x100000001b3ull;
+  return h;
+}
+
+static void
+strmap_free (strmap *m)
+{
+  free (m->key);
+  free (m->value);
+  *m = (strmap) { 0 };
+}
+
+/* Adds key -> value unless key is there.  Returns 1 if added, 0 if present
+ * (*found = its value), -1 when out of memory. */
+static int
+strmap_add (strmap *m, const char *key, size_t value, size_t *found)
+{
+  if (2 * (m->n + 1) > m->cap) {
+    size_t cap = m->cap ? 2 * m->cap : 64;
+    strmap bigger = { calloc (cap, sizeof (char *)),
+      malloc (cap * sizeof (size_t)), cap, 0 };
+    if (bigger.key == NULL || bigger.value == NULL) {
+      strmap_free (&bigger);
+      return -1;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+      if (m->key[i] != NULL)
+        strmap_add (&bigger, m->key[i], m->value[i], found);
+    strmap_free (m);
+    *m = bigger;
+  }
+  for (size_t i = fnv1a (key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    if (m->key[i] == NULL) {
+      m->key[i] = key;
+      m->value[i] = value;
+      m->n++;
+      return 1;
+    }
+    if (strcmp (m->key[i], key) == 0) {
+      *found = m->value[i];
+      return 0;
+    }
+  }
 }
 
 /* ---- manifests ------------------------------------------------------- */
@@ -659,19 +870,23 @@ earshot_manifest_parse (const char *text, size_t len, const char *base_dir,
   r->end = text + len;
   r->line = 0;
 
-  /* A DCASE-style manifest is recognised by its first data line. */
+  /* A DCASE-style manifest is recognised by its first data line: a DCASE
+   * header, or four fields with numeric onset and offset. */
   int got;
   while ((got = next_line (r)) > 0 && is_blank_or_comment (r->buf))
     ;
-  bool dcase = got > 0 && strstr (r->buf, "onset") != NULL
-      && strstr (r->buf, "filename") != NULL;
-  if (got > 0 && !dcase) {
-    char tmp[MAX_LINE + 1];
+  bool dcase = got > 0 && is_dcase_header (r->buf);
+  if (got > 0 && !dcase && count_fields (r->buf, '\t') == 4) {
     char *f[MAX_FIELDS];
-    strcpy (tmp, r->buf);
-    int n = split (tmp, '\t', f);
-    dcase = n == 4 && looks_like_number (f[1]) && looks_like_number (f[2]);
+    split (r->buf, '\t', f);
+    dcase = looks_like_number (f[1]) && looks_like_number (f[2]);
   }
+
+  /* Resolved audio paths -> entry, to refuse a file listed twice (also
+   * under two spellings); for DCASE, label keys -> entry too. */
+  strmap seen = { 0 }, keys = { 0 };
+  size_t at;
+  int added;
 
   if (dcase) {
     char why[256];
@@ -684,12 +899,10 @@ earshot_manifest_parse (const char *text, size_t len, const char *base_dir,
     /* One entry per distinct file, in order of first appearance. */
     for (size_t i = 0; i < m->labels->n; i++) {
       const earshot_label *e = &m->labels->items[i];
-      size_t j;
-      for (j = 0; j < m->n; j++)
-        if (strcmp (m->keys[j], e->file) == 0)
-          break;
-      if (j < m->n)
-        continue;
+      if ((added = strmap_add (&keys, e->file, m->n, &at)) < 0)
+        goto nomem;
+      if (added == 0)
+        continue;               /* another row of a file already listed */
       if (!path_ok (e->file)) {
         st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
             "line %u: invalid file name", e->line);
@@ -698,12 +911,17 @@ earshot_manifest_parse (const char *text, size_t len, const char *base_dir,
       if (!grow ((void **) &m->items, &m->cap, m->n, sizeof *m->items)
           || !grow ((void **) &m->keys, &m->keys_cap, m->n, sizeof *m->keys))
         goto nomem;
-      m->keys[m->n] = e->file;
-      m->items[m->n].audio = resolve (m, base_dir, e->file);
-      m->items[m->n].labels = NULL;
-      m->items[m->n].line = e->line;
-      if (m->items[m->n].audio == NULL)
+      const char *audio = resolve (m, base_dir, e->file);
+      if (audio == NULL || (added = strmap_add (&seen, audio, m->n, &at)) < 0)
         goto nomem;
+      if (added == 0) {
+        st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+            "line %u: %s is already listed on line %u", e->line, audio,
+            m->items[at].line);
+        goto fail;
+      }
+      m->keys[m->n] = e->file;
+      m->items[m->n] = (earshot_manifest_entry) { audio, NULL, e->line };
       m->n++;
     }
   } else {
@@ -725,21 +943,23 @@ earshot_manifest_parse (const char *text, size_t len, const char *base_dir,
       }
       const char *audio = resolve (m, base_dir, trim (f[0]));
       const char *labels = resolve (m, base_dir, trim (f[1]));
-      if (audio == NULL || labels == NULL)
+      if (audio == NULL || labels == NULL
+          || (added = strmap_add (&seen, audio, m->n, &at)) < 0)
         goto nomem;
-      for (size_t j = 0; j < m->n; j++)
-        if (strcmp (m->items[j].audio, audio) == 0) {
-          st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
-              "line %u: %s is already listed on line %u", r->line, audio,
-              m->items[j].line);
-          goto fail;
-        }
+      if (added == 0) {
+        st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+            "line %u: %s is already listed on line %u", r->line, audio,
+            m->items[at].line);
+        goto fail;
+      }
       if (!grow ((void **) &m->items, &m->cap, m->n, sizeof *m->items))
         goto nomem;
       m->items[m->n] = (earshot_manifest_entry) { audio, labels, r->line };
       m->n++;
     }
   }
+  strmap_free (&seen);
+  strmap_free (&keys);
   if (m->n == 0) {
     st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
         "the manifest lists no audio files");
@@ -752,6 +972,8 @@ earshot_manifest_parse (const char *text, size_t len, const char *base_dir,
 nomem:
   st = earshot_fail (err, err_size, EARSHOT_ERR_NOMEM, "out of memory");
 fail:
+  strmap_free (&seen);
+  strmap_free (&keys);
   free (r);
   earshot_manifest_free (m);
   return st;

@@ -2,6 +2,7 @@
 #include "earshot_labels.h"
 #include "check.h"
 
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,11 +209,85 @@ test_manifest (void)
   earshot_label_list_free (NULL);
 }
 
+/* Regressions found by the fuzzers and by review. */
+static void
+test_regressions (void)
+{
+  earshot_labels_format f;
+  earshot_label_list *l;
+  earshot_manifest *m = NULL;
+  char err[256] = "";
+
+  /* An Audacity label named "onset" is not a DCASE header. */
+  l = parse ("0.0\t1.5\tonset\n", EARSHOT_LABELS_AUTO, &f);
+  CHECK (f == EARSHOT_LABELS_AUDACITY && l
+      && earshot_label_list_count (l) == 1, "label named onset: format %d", f);
+  earshot_label_list_free (l);
+  const char *two = "onset_filename.wav\tx.txt\n";
+  CHECK (earshot_manifest_parse (two, strlen (two), "", &m, err, sizeof err)
+      == EARSHOT_OK && earshot_manifest_labels (m) == NULL,
+      "two-column manifest with 'onset' in a name: %s", err);
+  earshot_manifest_free (m);
+
+  /* One audio file under two spellings in a DCASE manifest. */
+  const char *dup = "a.wav\t0\t1\tx\n/srv/audio/a.wav\t2\t3\tx\n";
+  m = NULL;
+  CHECK (earshot_manifest_parse (dup, strlen (dup), "/srv/audio", &m, err,
+          sizeof err) == EARSHOT_ERR_FORMAT && m == NULL
+      && strstr (err, "already listed on line 1"), "dcase duplicate: '%s'",
+      err);
+
+  /* Times are decimal numbers with '.', nothing else. */
+  expect_error ("0x10\t0x20\tx\n", EARSHOT_LABELS_AUDACITY, "times");
+  expect_error ("nan\t1\tx\n", EARSHOT_LABELS_AUDACITY, "times");
+  expect_error ("1,5\t2\tx\n", EARSHOT_LABELS_AUDACITY, "times");
+  l = parse ("1e-1\t.5\tx\n+2\t2.5E0\ty\n", EARSHOT_LABELS_AUDACITY, NULL);
+  CHECK (l && earshot_label_list_count (l) == 2
+      && earshot_label_list_get (l, 0)->start == 0.1
+      && earshot_label_list_get (l, 0)->end == 0.5
+      && earshot_label_list_get (l, 1)->end == 2.5, "exponents");
+  earshot_label_list_free (l);
+  /* ... whatever the locale says (when a comma-decimal one is installed). */
+  if (setlocale (LC_NUMERIC, "de_DE.UTF-8") != NULL
+      || setlocale (LC_NUMERIC, "fr_FR.UTF-8") != NULL) {
+    l = parse ("0.5\t1.25\tspeech\n", EARSHOT_LABELS_AUDACITY, NULL);
+    CHECK (l && earshot_label_list_get (l, 0)->end == 1.25, "locale");
+    earshot_label_list_free (l);
+    setlocale (LC_NUMERIC, "C");
+  }
+
+  /* A first row that is neither data nor a header is an error, not a
+   * header silently skipped. */
+  expect_error ("a,b,x\n0,1,y\n", EARSHOT_LABELS_CSV, "times in seconds");
+  l = parse ("Onset,Offset,Label\n0,1,y\n", EARSHOT_LABELS_CSV, NULL);
+  CHECK (l && earshot_label_list_count (l) == 1, "csv header names");
+  earshot_label_list_free (l);
+
+  /* Clips interleaved in one DCASE list: each gets its own labels. */
+  l = parse ("b.wav\t0\t0.1\tmusic\na.wav\t0.1\t0.2\tspeech\n"
+      "b.wav\t0.15\t0.2\tspeech\nc.wav\t\t\t\n", EARSHOT_LABELS_DCASE,
+      NULL);
+  const char *classes[] = { "speech", "music", "silence" };
+  int32_t t[20];
+  earshot_labels_to_targets (l, "b.wav", classes, 3, 2, 16000, 160, 20, 0.2,
+      t, err, sizeof err);
+  CHECK (t[0] == 1 && t[9] == 1 && t[10] == 2 && t[15] == 0 && t[19] == 0,
+      "b.wav targets");
+  earshot_labels_to_targets (l, "a.wav", classes, 3, 2, 16000, 160, 20, 0.2,
+      t, err, sizeof err);
+  CHECK (t[0] == 2 && t[10] == 0 && t[19] == 0, "a.wav targets");
+  CHECK (earshot_labels_to_targets (l, "c.wav", classes, 3, 2, 16000, 160,
+          20, 0.2, t, err, sizeof err) == EARSHOT_OK && t[0] == 2
+      && t[19] == 2, "c.wav has no events");
+  earshot_label_list_free (l);
+}
+
 int
 main (void)
 {
   test_formats ();
   test_targets ();
   test_manifest ();
+  test_regressions ();
   return check_finish ("labels");
 }
