@@ -69,10 +69,47 @@ section_end (earshot_buf *o, size_t at)
 
 /* ---- validation helpers ---------------------------------------------- */
 
+/* Well-formed UTF-8: no overlong forms, no surrogates, at most U+10FFFF.
+ * Labels and metadata end up in GStreamer string fields, which require it. */
+static bool
+utf8_ok (const unsigned char *s, size_t len)
+{
+  size_t i = 0;
+  while (i < len) {
+    unsigned c = s[i];
+    size_t n;
+    unsigned min;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      n = 1, min = 0x80, c &= 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, min = 0x800, c &= 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, min = 0x10000, c &= 0x07;
+    } else {
+      return false;
+    }
+    if (len - i - 1 < n)
+      return false;
+    for (size_t k = 1; k <= n; k++) {
+      if ((s[i + k] & 0xc0) != 0x80)
+        return false;
+      c = c << 6 | (s[i + k] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 static bool
 label_ok (const char *s, size_t len)
 {
-  if (len == 0 || len > EARSHOT_MODEL_MAX_LABEL_LEN)
+  if (len == 0 || len > EARSHOT_MODEL_MAX_LABEL_LEN
+      || !utf8_ok ((const unsigned char *) s, len))
     return false;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char) s[i];
@@ -155,8 +192,8 @@ model_build (const earshot_features_config *cfg, const float *mean,
   for (size_t i = 0; i < n_labels; i++) {
     if (labels[i] == NULL || !label_ok (labels[i], strlen (labels[i])))
       return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
-          "label %zu is empty, longer than %u bytes or holds control "
-          "characters", i, EARSHOT_MODEL_MAX_LABEL_LEN);
+          "label %zu is empty, longer than %u bytes, not UTF-8 or holds "
+          "control characters", i, EARSHOT_MODEL_MAX_LABEL_LEN);
     for (size_t j = 0; j < i; j++)
       if (strcmp (labels[i], labels[j]) == 0)
         return earshot_fail (err, err_size, EARSHOT_ERR_INVALID,
@@ -216,7 +253,8 @@ earshot_model_set_meta (earshot_model *m, const char *key, const char *value)
 {
   size_t vlen = strlen (value);
 
-  if (!meta_key_ok (key, strlen (key)) || vlen > EARSHOT_MODEL_MAX_META_LEN)
+  if (!meta_key_ok (key, strlen (key)) || vlen > EARSHOT_MODEL_MAX_META_LEN
+      || !utf8_ok ((const unsigned char *) value, vlen))
     return EARSHOT_ERR_INVALID;
   for (size_t i = 0; i < m->n_meta; i++) {
     if (strcmp (m->meta_keys[i], key) == 0) {
@@ -525,7 +563,8 @@ parse_labels (const section *s, char ***labels, size_t *n_labels, char *err,
     if (!label_ok ((const char *) p, len) || memchr (p, 0, len) != NULL) {
       free_strings (v, i);
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
-          "label %u is empty, too long or holds control characters", i);
+          "label %u is empty, too long, not UTF-8 or holds control "
+          "characters", i);
     }
     v[i] = dup_n ((const char *) p, len);
     if (v[i] == NULL) {
@@ -549,6 +588,7 @@ parse_meta (const section *s, earshot_model *m, char *err, size_t err_size)
 {
   reader r = { s->data, s->len };
   uint32_t n;
+  earshot_status st;
 
   if (!rd_u32 (&r, &n) || n > EARSHOT_MODEL_MAX_META || n > r.left / 7)
     return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
@@ -561,12 +601,20 @@ parse_meta (const section *s, earshot_model *m, char *err, size_t err_size)
         || !rd_take (&r, vlen, &v))
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
           "metadata entry %u runs past the end of its section", i);
-    if (!meta_key_ok ((const char *) k, klen) || memchr (v, 0, vlen) != NULL)
+    if (!meta_key_ok ((const char *) k, klen) || memchr (v, 0, vlen) != NULL
+        || !utf8_ok (v, vlen))
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
-          "metadata entry %u has an invalid key or a NUL in its value", i);
+          "metadata entry %u has an invalid key, or a value that is not "
+          "UTF-8 text", i);
     char *key = dup_n ((const char *) k, klen);
+    if (key != NULL && earshot_model_get_meta (m, key) != NULL) {
+      st = earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+          "metadata key \"%s\" appears twice", key);
+      free (key);
+      return st;
+    }
     char *val = dup_n ((const char *) v, vlen);
-    earshot_status st = (key && val) ? earshot_model_set_meta (m, key, val)
+    st = (key && val) ? earshot_model_set_meta (m, key, val)
         : EARSHOT_ERR_NOMEM;
     free (key);
     free (val);
@@ -722,6 +770,9 @@ earshot_model_load_memory (const void *bytes, size_t size,
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
           "layer %u claims %u inputs and %u units (1 to %u allowed)", i,
           n_in, n_out, EARSHOT_NET_MAX_UNITS);
+    if (type != EARSHOT_LAYER_DENSE && act != 0)
+      return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+          "layer %u is recurrent but has activation %u (must be 0)", i, act);
     specs[i] = (earshot_layer_spec) { (earshot_layer_type) type, n_in, n_out,
       (earshot_activation) act };
     size_t np = earshot_layer_spec_n_params (&specs[i]);

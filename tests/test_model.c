@@ -1,6 +1,7 @@
 /* test_model.c — the .earshot file: round trip, and refusal of every kind of
  * damaged file with a message (run under ASan, so "no crash, no leak" is
  * checked by the sanitizer). */
+#define _GNU_SOURCE             /* memmem */
 #include "earshot_model.h"
 #include "earshot_private.h"
 #include "earshot_stream.h"
@@ -335,6 +336,13 @@ test_crafted (void)
   PATCH (put32 (d + feat + 4, 0));
   expect_refusal (d, size, EARSHOT_ERR_FORMAT, "front end", "zero window");
 
+  /* A recurrent layer with an activation; a label that is not UTF-8. */
+  PATCH (put32 (d + layr + 4 + 12, 1));
+  expect_refusal (d, size, EARSHOT_ERR_FORMAT, "must be 0",
+      "recurrent activation");
+  PATCH (d[labl + 6] = 0xff);
+  expect_refusal (d, size, EARSHOT_ERR_FORMAT, "UTF-8", "label not UTF-8");
+
   /* A section length of 2^63. */
   PATCH (d[feat - 1] = 0x80);
   expect_refusal (d, size, EARSHOT_ERR_FORMAT, "truncated", "2^63 length");
@@ -417,6 +425,35 @@ test_files (void)
   earshot_model_free (NULL);
 }
 
+/* Metadata keys are unique and values UTF-8 in files, as in memory. */
+static void
+test_meta_rules (void)
+{
+  earshot_model *m = make_model (EARSHOT_LAYER_GRU, 4, 1);
+  unsigned char *data;
+  size_t size;
+
+  CHECK (earshot_model_set_meta (m, "note", "caf\xc3\xa9") == EARSHOT_OK,
+      "utf-8 value");
+  CHECK (earshot_model_set_meta (m, "bad", "\xc3(") == EARSHOT_ERR_INVALID,
+      "broken utf-8 refused");
+  CHECK (earshot_model_set_meta (m, "surrogate", "\xed\xa0\x80")
+      == EARSHOT_ERR_INVALID, "surrogate refused");
+  CHECK (earshot_model_set_meta (m, "nine", "") == EARSHOT_OK, "empty value");
+  earshot_model_save_memory (m, (void **) &data, &size);
+  /* Rename key "nine" to "note": the same key twice. */
+  unsigned char *k = memmem (data, size, "nine", 4);
+  CHECK (k != NULL, "key in file");
+  if (k != NULL) {
+    memcpy (k, "note", 4);
+    fix_crc (data, size);
+    expect_refusal (data, size, EARSHOT_ERR_FORMAT, "appears twice",
+        "duplicate metadata key");
+  }
+  free (data);
+  earshot_model_free (m);
+}
+
 static void
 test_new_validation (void)
 {
@@ -454,6 +491,7 @@ main (void)
   test_flips ();
   test_crafted ();
   test_files ();
+  test_meta_rules ();
   test_new_validation ();
   return check_finish ("model");
 }
