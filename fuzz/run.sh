@@ -32,6 +32,8 @@ fi
 # One BLAS thread: the nets are tiny and extra threads only add noise.
 export OPENBLAS_NUM_THREADS=1
 
+# One line per target, "fuzz_TARGET<TAB>OK|FAIL", for CI's count.
+: > "$out/results.tsv"
 status=0
 for t in $targets; do
   case $t in
@@ -49,7 +51,10 @@ for t in $targets; do
   if [ $rc -ne 0 ]; then
     echo "fuzz_$t FAILED (exit $rc); reproducers in $work/artifacts/$t/," \
       "log in $work/fuzz_$t.log"
+    printf 'fuzz_%s\tFAIL\n' "$t" >> "$out/results.tsv"
     status=1
+  else
+    printf 'fuzz_%s\tOK\n' "$t" >> "$out/results.tsv"
   fi
 done
 exit $status
