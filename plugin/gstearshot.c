@@ -329,21 +329,35 @@ model_ref_unref (ModelRef * m)
     g_atomic_rc_box_release_full (m, model_ref_clear);
 }
 
-/* Model search path: $EARSHOT_MODEL_PATH, then the install datadir. */
+/* Model search path: the folders of $EARSHOT_MODEL_PATH, then the system
+ * folders: those of $EARSHOT_MODEL_SYSTEM_PATH if it is set (even empty),
+ * else the install datadir and the source tree's models/ (so a build that
+ * is not installed finds the shipped models). */
+static void
+add_dirs (GPtrArray * dirs, const gchar * list)
+{
+  gchar **parts = g_strsplit (list, G_SEARCHPATH_SEPARATOR_S, -1);
+  for (gchar ** p = parts; *p; p++)
+    if (**p)
+      g_ptr_array_add (dirs, g_strdup (*p));
+  g_strfreev (parts);
+}
+
 static gchar **
 model_search_dirs (void)
 {
   const gchar *env = g_getenv ("EARSHOT_MODEL_PATH");
+  const gchar *sys = g_getenv ("EARSHOT_MODEL_SYSTEM_PATH");
   GPtrArray *dirs = g_ptr_array_new ();
 
-  if (env) {
-    gchar **parts = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
-    for (gchar ** p = parts; *p; p++)
-      if (**p)
-        g_ptr_array_add (dirs, g_strdup (*p));
-    g_strfreev (parts);
+  if (env)
+    add_dirs (dirs, env);
+  if (sys) {
+    add_dirs (dirs, sys);
+  } else {
+    g_ptr_array_add (dirs, g_strdup (EARSHOT_MODELS_DIR));
+    g_ptr_array_add (dirs, g_strdup (EARSHOT_SOURCE_MODELS_DIR));
   }
-  g_ptr_array_add (dirs, g_strdup (EARSHOT_MODELS_DIR));
   g_ptr_array_add (dirs, NULL);
   return (gchar **) g_ptr_array_free (dirs, FALSE);
 }
@@ -1695,16 +1709,19 @@ gst_earshot_class_init (GstEarshotClass * klass)
    *
    * The model: a `.earshot` file, or the name of an installed model, looked
    * up as NAME.earshot in the directories of $EARSHOT_MODEL_PATH
-   * (separated like $PATH) and then in the install datadir.  Unset: the
-   * default model ("vad") if installed.  May be changed while PLAYING: the
+   * (separated like $PATH), then in the system directories: those of
+   * $EARSHOT_MODEL_SYSTEM_PATH if it is set, else the install datadir and
+   * the source tree's models/ (so a build that is not installed finds the
+   * shipped models).  Unset: the default model, "vad".  May be changed while PLAYING: the
    * new model is loaded in the calling thread and takes over between two
    * buffers, with fresh state; a model that fails to load is reported as an
    * error and the current one stays.
    */
   properties[PROP_MODEL] = g_param_spec_string ("model", "Model",
       "Model file, or the name of an installed model (NAME.earshot in "
-      "$EARSHOT_MODEL_PATH or " EARSHOT_MODELS_DIR "); unset: the default "
-      "model \"" DEFAULT_MODEL_NAME "\"", NULL,
+      "$EARSHOT_MODEL_PATH, " EARSHOT_MODELS_DIR " or "
+      EARSHOT_SOURCE_MODELS_DIR "); unset: the default model \""
+      DEFAULT_MODEL_NAME "\"", NULL,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**

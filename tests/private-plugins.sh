@@ -12,8 +12,8 @@
 # the old one — a leak LeakSanitizer would report against us).
 private_plugins () {
   mkdir -p "$1/plugins"
-  for p in coreelements typefindfunctions playback wavparse audioconvert \
-      audioresample app; do
+  for p in coreelements typefindfunctions playback wavparse ogg vorbis \
+      audioconvert audioresample app; do
     if [ ! -e "$GST_SYSTEM_PLUGINS/libgst$p.so" ]; then
       echo "GStreamer plugin $p is missing from $GST_SYSTEM_PLUGINS" \
         "(gstreamer1.0-plugins-base and -good are needed)" >&2

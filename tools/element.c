@@ -50,9 +50,14 @@ model_find (const char *name, GError **error)
     path = g_strdup (name);
   if (path == NULL) {
     const char *env = g_getenv ("EARSHOT_MODEL_PATH");
+    const char *sys = g_getenv ("EARSHOT_MODEL_SYSTEM_PATH");
+    char *system = sys ? g_strdup (sys)
+        : g_strdup_printf ("%s:%s", EARSHOT_MODELS_DIR,
+        EARSHOT_SOURCE_MODELS_DIR);
     g_set_error (error, ES_ERROR, ES_ERROR_IO, "no model '%s': not a file, "
         "and no %s.earshot in %s%s%s", name, name, env && *env ? env : "",
-        env && *env ? ", " : "", EARSHOT_MODELS_DIR);
+        env && *env ? ":" : "", system);
+    g_free (system);
   }
   return path;
 }
