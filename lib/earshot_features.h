@@ -109,9 +109,15 @@ EARSHOT_API void earshot_features_reset (earshot_features *fe);
 EARSHOT_API const earshot_features_config *earshot_features_get_config (
     const earshot_features *fe);
 
+/* Samples are clamped to +-this (60 dB above full scale) on the way in. */
+#define EARSHOT_FEATURES_MAX_SAMPLE 1000.0f
+
 /* Appends up to n mono samples (nominal range [-1, 1]) and returns how many
  * were taken.  It takes samples only until a frame is complete; pull that
- * frame, then push the rest.  Returns 0 while a complete frame waits. */
+ * frame, then push the rest.  Returns 0 while a complete frame waits.
+ * NaN and infinite samples are taken as 0 and the others clamped to
+ * +-EARSHOT_FEATURES_MAX_SAMPLE, so every frame is finite whatever the
+ * input. */
 EARSHOT_API size_t earshot_features_push (earshot_features *fe,
     const float *samples, size_t n);
 

@@ -485,7 +485,17 @@ earshot_features_push (earshot_features *fe, const float *samples, size_t n)
   size_t take = fe->cfg.win_length - fe->fill;
   if (take > n)
     take = n;
-  memcpy (fe->buf + fe->fill, samples, take * sizeof *samples);
+  /* Hostile input must not poison what follows: a NaN or Inf would turn
+   * every frame it touches, and through the network every later state, into
+   * NaN.  Non-finite samples count as 0; finite ones are clamped to
+   * +-EARSHOT_FEATURES_MAX_SAMPLE, so the power spectrum cannot overflow. */
+  float *dst = fe->buf + fe->fill;
+  for (size_t i = 0; i < take; i++) {
+    float v = samples[i];
+    dst[i] = !isfinite (v) ? 0.0f : v > EARSHOT_FEATURES_MAX_SAMPLE
+        ? EARSHOT_FEATURES_MAX_SAMPLE : v < -EARSHOT_FEATURES_MAX_SAMPLE
+        ? -EARSHOT_FEATURES_MAX_SAMPLE : v;
+  }
   fe->fill += (uint32_t) take;
   fe->n_pushed += take;
   return take;
