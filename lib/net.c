@@ -12,6 +12,7 @@
  * pre-activations a = W x + b (+ U h) form one row of GH floats.
  */
 #include "earshot_net.h"
+#include "earshot_math.h"
 #include "earshot_private.h"
 
 #include <assert.h>
@@ -62,11 +63,12 @@ struct earshot_net_workspace {
   uint64_t seed;        /* its mask seed */
   ws_layer l[EARSHOT_NET_MAX_LAYERS];
   float *dbuf[2];       /* [N x max width]: dY of a layer, dX of its input */
-  float *da;            /* [N x max GH]: gate gradients (pre-activation) */
-  float *dun;           /* [N x max H]: GRU d(Un h + bUn) */
+  float *da;            /* [N x max GH]: gate gradients (pre-activation;
+                           GRU: the U side, see recurrent_backward) */
+  float *dn;            /* [N x max H]: GRU d(a_n), the W side of the n gate */
   float *dh;            /* [B x max H]: dL/dh_{t-1} carried back in time */
   float *dc;            /* [B x max H]: dL/dc_{t-1} carried back in time */
-  float *tmp;           /* [B x max GH]: GRU U h_{t-1} + bU of one step */
+  float *tmp;           /* [B x max GH]: GRU U h_{t-1} of one step */
   float *ones;          /* [N]: all 1, turns column sums into a GEMV */
   float *block;         /* the one allocation all of the above live in */
 };
@@ -112,16 +114,6 @@ next_uniform (uint64_t *state)
   return (float) (z >> 40) * (1.0f / 16777216.0f);
 }
 
-/* Stable logistic: exp of a non-positive number only. */
-static inline float
-sigmoidf (float x)
-{
-  if (x >= 0.0f)
-    return 1.0f / (1.0f + expf (-x));
-  float e = expf (x);
-  return e / (1.0f + e);
-}
-
 /* The one wrapper around cblas_sgemm, row-major:
  * C [m x n] <- alpha op(A) op(B) + beta C, op(A) [m x k], op(B) [k x n]. */
 static void
@@ -142,6 +134,62 @@ gemv (bool trans, size_t m, size_t n, float alpha, const float *a,
   cblas_sgemv (CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int) m,
       (int) n, alpha, a, (int) lda, x, 1, beta, y, 1);
 }
+
+/* y [m] <- A x (accumulate: y += A x), A [m x n] row-major: the streaming
+ * step's products.  Not cblas_sgemv, which spreads products from 192 x 64
+ * up over threads when OpenBLAS has them (OPENBLAS_NUM_THREADS unset, as in
+ * a GStreamer pipeline): on a loaded two-core machine that made a frame of
+ * a two-layer GRU 2 to 4 times slower, and it keeps a second core spinning.
+ * This is as fast as cblas_sgemv on one thread: four rows at a time, each a
+ * dot product in eight lanes (GNU C vector types: one AVX register or two
+ * SSE ones), the lanes summed pairwise, the last n % 8 columns and m % 4
+ * rows in plain loops. */
+typedef float earshot_f32x8 __attribute__((vector_size (32)));
+
+#define SUM8(v) \
+  ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) \
+      + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
+
+static EARSHOT_KERNEL void
+matvec (size_t m, size_t n, const float *restrict a,
+    const float *restrict x, bool accumulate, float *restrict y)
+{
+  size_t r = 0;
+  for (; r + 4 <= m; r += 4) {
+    const float *a0 = a + r * n, *a1 = a0 + n, *a2 = a1 + n, *a3 = a2 + n;
+    earshot_f32x8 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      earshot_f32x8 xv, v0, v1, v2, v3;
+      memcpy (&xv, x + k, sizeof xv);
+      memcpy (&v0, a0 + k, sizeof v0);
+      memcpy (&v1, a1 + k, sizeof v1);
+      memcpy (&v2, a2 + k, sizeof v2);
+      memcpy (&v3, a3 + k, sizeof v3);
+      s0 += v0 * xv;
+      s1 += v1 * xv;
+      s2 += v2 * xv;
+      s3 += v3 * xv;
+    }
+    float t[4] = { SUM8 (s0), SUM8 (s1), SUM8 (s2), SUM8 (s3) };
+    for (; k < n; k++) {
+      t[0] += a0[k] * x[k];
+      t[1] += a1[k] * x[k];
+      t[2] += a2[k] * x[k];
+      t[3] += a3[k] * x[k];
+    }
+    for (int q = 0; q < 4; q++)
+      y[r + q] = accumulate ? y[r + q] + t[q] : t[q];
+  }
+  for (; r < m; r++) {
+    float t = 0.0f;
+    for (size_t k = 0; k < n; k++)
+      t += a[r * n + k] * x[k];
+    y[r] = accumulate ? y[r] + t : t;
+  }
+}
+
+#undef SUM8
 
 /* Copies the row v [n] into each of the `rows` rows of m [rows x ld]. */
 static void
@@ -223,6 +271,21 @@ earshot_layer_spec_n_params (const earshot_layer_spec *spec)
     n = g * h * i + g * h * h + g * h
         + (spec->type == EARSHOT_LAYER_GRU ? g * h : 0);
   return n <= EARSHOT_NET_MAX_PARAMS ? (size_t) n : 0;
+}
+
+/* Scratch floats of one recurrent step (cell_step): the gate row, for
+ * LSTM a copy of c, for GRU U h, a copy of h and u. */
+static size_t
+step_scratch (const earshot_layer_spec *s)
+{
+  size_t h = s->n_out, gh = n_gates (s->type) * h;
+  switch (s->type) {
+    case EARSHOT_LAYER_GRU: return 2 * gh + 2 * h;
+    case EARSHOT_LAYER_LSTM: return gh + h;
+    case EARSHOT_LAYER_RNN:
+    case EARSHOT_LAYER_DENSE: return gh;
+  }
+  return 0;
 }
 
 /* ---- Construction ------------------------------------------------------ */
@@ -321,10 +384,7 @@ earshot_net_new (const earshot_layer_spec *layers, size_t n_layers,
       net->state_off[i] = net->state_size;
       net->state_size += (s->type == EARSHOT_LAYER_LSTM ? 2u : 1u) * s->n_out;
     }
-    /* step scratch: the gate row, and for GRU the U h + bU row too */
-    size_t g = n_gates (s->type) * s->n_out;
-    scratch_gates = max_sz (scratch_gates,
-        s->type == EARSHOT_LAYER_GRU ? 2 * g : g);
+    scratch_gates = max_sz (scratch_gates, step_scratch (s));
   }
   net->scratch_size = 2 * net->max_out + scratch_gates;
   net->params = calloc (net->n_params, sizeof *net->params);
@@ -505,7 +565,7 @@ earshot_net_scratch_size (const earshot_net *net)
 /* ---- Dense activations (forward and backward) -------------------------- */
 
 /* y [rows x n] <- act(y), in place; softmax per row. */
-static void
+static EARSHOT_KERNEL void
 activate (float *y, size_t rows, size_t n, earshot_activation act)
 {
   size_t total = rows * n;
@@ -513,8 +573,7 @@ activate (float *y, size_t rows, size_t n, earshot_activation act)
     case EARSHOT_ACT_LINEAR:
       break;
     case EARSHOT_ACT_TANH:
-      for (size_t k = 0; k < total; k++)
-        y[k] = tanhf (y[k]);
+      earshot_tanhf_v (y, y, total);
       break;
     case EARSHOT_ACT_RELU:
       for (size_t k = 0; k < total; k++)
@@ -529,7 +588,7 @@ activate (float *y, size_t rows, size_t n, earshot_activation act)
           m = v[k] > m ? v[k] : m;
         double sum = 0.0;
         for (size_t k = 0; k < n; k++) {
-          v[k] = expf (v[k] - m);
+          v[k] = earshot_expf (v[k] - m);
           sum += v[k];
         }
         float inv = (float) (1.0 / sum);
@@ -561,52 +620,235 @@ activate_backward (float *dy, const float *y, size_t total,
   }
 }
 
+/* ---- Gate kernels (forward and backward) ------------------------------- */
+
+/* The elementwise part of a recurrent step, over the B sequences of one
+ * time step (B = 1 for earshot_net_step, which runs the same kernels).
+ * Each row function is one loop over the H units without calls or
+ * branches, its arrays restrict-qualified, so it vectorises; EARSHOT_KERNEL
+ * builds the B-row drivers once per instruction set (earshot_math.h).
+ *
+ * Forward, the gate block a of a row ([GH], rows of the header's gate
+ * order) holds W x on entry, without the biases, and the gates after their
+ * nonlinearity on exit.  Backward, dy [H] is dL/dh_t from the layer above and
+ * dh [H] the part carried back from step t + 1. */
+
+/* h' = tanh(a + b);  x [H]: a in, h' out */
+static inline void
+rnn_row_forward (size_t h, float *restrict x, const float *restrict bias)
+{
+  for (size_t j = 0; j < h; j++)
+    x[j] = earshot_tanhf (x[j] + bias[j]);
+}
+
+/* x [rows x H] (the rows of h_t, holding W x + U h_{t-1}) <- tanh(x + b) */
+static EARSHOT_KERNEL void
+rnn_forward_gates (size_t rows, size_t h, float *x, const float *bias)
+{
+  for (size_t b = 0; b < rows; b++)
+    rnn_row_forward (h, x + b * h, bias);
+}
+
+/* d(a) <- (dy + dh) (1 - h'^2) */
+static inline void
+rnn_row_backward (size_t h, const float *restrict dy,
+    const float *restrict dh, const float *restrict hn, float *restrict da)
+{
+  for (size_t j = 0; j < h; j++)
+    da[j] = (dy[j] + dh[j]) * (1.0f - hn[j] * hn[j]);
+}
+
+static EARSHOT_KERNEL void
+rnn_backward_gates (size_t rows, size_t h, const float *dy, const float *dh,
+    const float *hn, float *da)
+{
+  for (size_t b = 0; b < rows; b++)
+    rnn_row_backward (h, dy + b * h, dh + b * h, hn + b * h, da + b * h);
+}
+
+/* LSTM:  i, f, o = sig(.), g = tanh(.);  c' = f c + i g,  h' = o tanh(c') */
+static inline void
+lstm_row_forward (size_t h, float *restrict ai, float *restrict af,
+    float *restrict ag, float *restrict ao, const float *restrict bias,
+    const float *restrict cp, float *restrict cn, float *restrict hn)
+{
+  const float *bi = bias, *bf = bias + h, *bg = bias + 2 * h;
+  const float *bo = bias + 3 * h;
+  for (size_t j = 0; j < h; j++) {
+    float ig = earshot_sigmoidf (ai[j] + bi[j]);
+    float fg = earshot_sigmoidf (af[j] + bf[j]);
+    float gg = earshot_tanhf (ag[j] + bg[j]);
+    float og = earshot_sigmoidf (ao[j] + bo[j]);
+    ai[j] = ig;
+    af[j] = fg;
+    ag[j] = gg;
+    ao[j] = og;
+    float c = fg * cp[j] + ig * gg;
+    cn[j] = c;
+    hn[j] = og * earshot_tanhf (c);
+  }
+}
+
+/* a [rows x 4H]; c_{t-1}, c_t, h_t: [rows x H] */
+static EARSHOT_KERNEL void
+lstm_forward_gates (size_t rows, size_t h, float *a, const float *bias,
+    const float *cp, float *cn, float *hn)
+{
+  for (size_t b = 0; b < rows; b++) {
+    float *ab = a + b * 4 * h;
+    lstm_row_forward (h, ab, ab + h, ab + 2 * h, ab + 3 * h, bias,
+        cp + b * h, cn + b * h, hn + b * h);
+  }
+}
+
+/* With dh_t = dy + dh and dc_t = dc + dh_t o (1 - tanh^2 c'):
+ *   d(a_i) = dc_t g i (1 - i),    d(a_f) = dc_t c f (1 - f),
+ *   d(a_g) = dc_t i (1 - g^2),    d(a_o) = dh_t tanh(c') o (1 - o),
+ * and dc <- dc_t f, carried to step t - 1.  tanh(c') is recomputed: cheaper
+ * than storing it. */
+static inline void
+lstm_row_backward (size_t h, const float *restrict dy,
+    const float *restrict dh, float *restrict dc, const float *restrict a,
+    const float *restrict cp, const float *restrict cn, float *restrict di,
+    float *restrict df, float *restrict dg, float *restrict dout)
+{
+  const float *ai = a, *af = a + h, *ag = a + 2 * h, *ao = a + 3 * h;
+  for (size_t j = 0; j < h; j++) {
+    float ig = ai[j], fg = af[j], gg = ag[j], og = ao[j];
+    float d = dy[j] + dh[j], tc = earshot_tanhf (cn[j]);
+    float dct = dc[j] + d * og * (1.0f - tc * tc);
+    di[j] = dct * gg * ig * (1.0f - ig);
+    df[j] = dct * cp[j] * fg * (1.0f - fg);
+    dg[j] = dct * ig * (1.0f - gg * gg);
+    dout[j] = d * tc * og * (1.0f - og);
+    dc[j] = dct * fg;
+  }
+}
+
+/* a, da: [rows x 4H]; the rest [rows x H] */
+static EARSHOT_KERNEL void
+lstm_backward_gates (size_t rows, size_t h, const float *dy, const float *dh,
+    float *dc, const float *a, const float *cp, const float *cn, float *da)
+{
+  for (size_t b = 0; b < rows; b++) {
+    float *d = da + b * 4 * h;
+    size_t k = b * h;
+    lstm_row_backward (h, dy + k, dh + k, dc + k, a + b * 4 * h, cp + k,
+        cn + k, d, d + h, d + 2 * h, d + 3 * h);
+  }
+}
+
+/* GRU, with v = U h_{t-1} (no bias):
+ *   z = sig(az + bWz + bUz + vz),  r = sig(ar + bWr + bUr + vr),
+ *   u = vn + bUn,  n = tanh(an + bWn + r u),  h' = (1 - z) n + z h;
+ * u is kept for dr.  bw = bW [3H], bu = bU [3H]. */
+static inline void
+gru_row_forward (size_t h, float *restrict az, float *restrict ar,
+    float *restrict an, const float *restrict v, const float *restrict bw,
+    const float *restrict bu, const float *restrict hp,
+    float *restrict hn, float *restrict un)
+{
+  const float *vz = v, *vr = v + h, *vn = v + 2 * h;
+  for (size_t j = 0; j < h; j++) {
+    float z = earshot_sigmoidf (az[j] + bw[j] + bu[j] + vz[j]);
+    float r = earshot_sigmoidf (ar[j] + bw[h + j] + bu[h + j] + vr[j]);
+    float u = vn[j] + bu[2 * h + j];
+    float n = earshot_tanhf (an[j] + bw[2 * h + j] + r * u);
+    az[j] = z;
+    ar[j] = r;
+    an[j] = n;
+    un[j] = u;
+    hn[j] = (1.0f - z) * n + z * hp[j];
+  }
+}
+
+/* a, v: [rows x 3H]; h_{t-1}, h_t, u: [rows x H] */
+static EARSHOT_KERNEL void
+gru_forward_gates (size_t rows, size_t h, float *a, const float *v,
+    const float *bw, const float *bu, const float *hp, float *hn, float *un)
+{
+  for (size_t b = 0; b < rows; b++) {
+    float *ab = a + b * 3 * h;
+    size_t k = b * h;
+    gru_row_forward (h, ab, ab + h, ab + 2 * h, v + b * 3 * h, bw, bu,
+        hp + k, hn + k, un + k);
+  }
+}
+
+/* With dh_t = dy + dh:  d(an) = dh_t (1 - z) (1 - n^2) (the W side of n),
+ *   d(az) = dh_t (h - n) z (1 - z),  d(ar) = d(an) u r (1 - r),
+ *   d(Un h + bUn) = d(an) r,  and dh <- dh_t z, the direct path into
+ * h_{t-1} (the caller adds the products with U).  What U h sees,
+ * d(az), d(ar), d(an) r, goes to du [3H] (one GEMM with U carries it back
+ * in time), d(an) to dn [H]. */
+static inline void
+gru_row_backward (size_t h, const float *restrict dy, float *restrict dh,
+    const float *restrict a, const float *restrict un,
+    const float *restrict hp, float *restrict dz, float *restrict dr,
+    float *restrict dnr, float *restrict dn)
+{
+  const float *az = a, *ar = a + h, *an = a + 2 * h;
+  for (size_t j = 0; j < h; j++) {
+    float z = az[j], r = ar[j], n = an[j];
+    float d = dy[j] + dh[j];
+    float dnj = d * (1.0f - z) * (1.0f - n * n);
+    dz[j] = d * (hp[j] - n) * z * (1.0f - z);
+    dr[j] = dnj * un[j] * r * (1.0f - r);
+    dnr[j] = dnj * r;
+    dn[j] = dnj;
+    dh[j] = d * z;
+  }
+}
+
+/* a, du: [rows x 3H]; the rest [rows x H] */
+static EARSHOT_KERNEL void
+gru_backward_gates (size_t rows, size_t h, const float *dy, float *dh,
+    const float *a, const float *un, const float *hp, float *du, float *dn)
+{
+  for (size_t b = 0; b < rows; b++) {
+    float *d = du + b * 3 * h;
+    size_t k = b * h;
+    gru_row_backward (h, dy + k, dh + k, a + b * 3 * h, un + k, hp + k, d,
+        d + h, d + 2 * h, dn + k);
+  }
+}
+
 /* ---- Streaming step ---------------------------------------------------- */
 
 /* One recurrent cell step for one stream.  x [I], state h [H] (LSTM: then
- * c [H]) updated in place; g: scratch of GH floats (GRU: 2 * GH). */
+ * c [H]) updated in place; g: scratch of step_scratch() floats. */
 static void
 cell_step (const earshot_layer_spec *s, const float *p, const float *x,
     float *h, float *g)
 {
   layer_parts q = parts_of (s);
   size_t i = s->n_in, n = s->n_out, gh = n_gates (s->type) * n;
-  const float *w = p + q.w, *u = p + q.u, *b = p + q.b;
+  const float *w = p + q.w, *u = p + q.u;
 
-  /* g <- W x + b;  W: [GH x I] */
-  memcpy (g, b, gh * sizeof *g);
-  gemv (false, gh, i, 1.0f, w, i, x, 1.0f, g);
+  /* g <- W x;  W: [GH x I] */
+  matvec (gh, i, w, x, false, g);
 
   switch (s->type) {
     case EARSHOT_LAYER_RNN:
-      /* g += U h;  U: [H x H];  h' = tanh(g) */
-      gemv (false, gh, n, 1.0f, u, n, h, 1.0f, g);
-      for (size_t j = 0; j < n; j++)
-        h[j] = tanhf (g[j]);
+      /* g += U h;  U: [H x H];  h' = tanh(g + b) */
+      matvec (gh, n, u, h, true, g);
+      memcpy (h, g, n * sizeof *h);
+      rnn_forward_gates (1, n, h, p + q.b);
       break;
     case EARSHOT_LAYER_LSTM: {
       /* g += U h;  U: [4H x H], rows i, f, g, o */
-      gemv (false, gh, n, 1.0f, u, n, h, 1.0f, g);
-      float *c = h + n;
-      for (size_t j = 0; j < n; j++) {
-        float ig = sigmoidf (g[j]), fg = sigmoidf (g[n + j]);
-        float gg = tanhf (g[2 * n + j]), og = sigmoidf (g[3 * n + j]);
-        c[j] = fg * c[j] + ig * gg;       /* c' = f c + i g */
-        h[j] = og * tanhf (c[j]);         /* h' = o tanh(c') */
-      }
+      matvec (gh, n, u, h, true, g);
+      float *cp = g + gh;       /* the kernel must not update c in place */
+      memcpy (cp, h + n, n * sizeof *cp);
+      lstm_forward_gates (1, n, g, p + q.b, cp, h + n, h);
       break;
     }
     case EARSHOT_LAYER_GRU: {
-      /* v <- U h + bU;  U: [3H x H], rows z, r, n */
-      float *v = g + gh;
-      memcpy (v, p + q.bu, gh * sizeof *v);
-      gemv (false, gh, n, 1.0f, u, n, h, 1.0f, v);
-      for (size_t j = 0; j < n; j++) {
-        float z = sigmoidf (g[j] + v[j]);
-        float r = sigmoidf (g[n + j] + v[n + j]);
-        float nn = tanhf (g[2 * n + j] + r * v[2 * n + j]);
-        h[j] = (1.0f - z) * nn + z * h[j];    /* h' = (1-z) n + z h */
-      }
+      /* v <- U h;  U: [3H x H], rows z, r, n */
+      float *v = g + gh, *hp = v + gh, *un = hp + n;
+      matvec (gh, n, u, h, false, v);
+      memcpy (hp, h, n * sizeof *hp);   /* nor h */
+      gru_forward_gates (1, n, g, v, p + q.b, p + q.bu, hp, h, un);
       break;
     }
     case EARSHOT_LAYER_DENSE:
@@ -636,7 +878,7 @@ earshot_net_step (const earshot_net *net, const float *x, float *state,
       next ^= 1;
       /* y <- act(W x + b);  W: [O x I] */
       memcpy (y, p + q.b, s->n_out * sizeof *y);
-      gemv (false, s->n_out, s->n_in, 1.0f, p + q.w, s->n_in, in, 1.0f, y);
+      matvec (s->n_out, s->n_in, p + q.w, in, true, y);
       activate (y, 1, s->n_out, s->activation);
       in = y;
     } else {
@@ -691,7 +933,7 @@ ws_layout (earshot_net_workspace *ws, const earshot_net *net, float *base)
   ws->dbuf[0] = carve (base, &used, mul_sz (n, width));
   ws->dbuf[1] = carve (base, &used, mul_sz (n, width));
   ws->da = carve (base, &used, mul_sz (n, gates));
-  ws->dun = carve (base, &used, mul_sz (n, hidden));
+  ws->dn = carve (base, &used, mul_sz (n, hidden));
   ws->dh = carve (base, &used, mul_sz (ws->max_b, hidden));
   ws->dc = carve (base, &used, mul_sz (ws->max_b, hidden));
   ws->tmp = carve (base, &used, mul_sz (ws->max_b, gates));
@@ -814,7 +1056,8 @@ dropout_backward (float *d, size_t n, float p, uint64_t key)
 /* ---- Sequence forward -------------------------------------------------- */
 
 /* A recurrent layer over T steps of B sequences.  in [N x I]; w->hs rows
- * 0..B-1 (and w->cs for LSTM) already hold the initial state. */
+ * 0..B-1 (and w->cs for LSTM) already hold the initial state.  tmp:
+ * [B x GH] of workspace. */
 static void
 recurrent_forward (const earshot_layer_spec *s, const float *p, ws_layer *w,
     const float *in, size_t t_len, size_t b_len, float *tmp)
@@ -826,10 +1069,9 @@ recurrent_forward (const earshot_layer_spec *s, const float *p, ws_layer *w,
   /* RNN pre-activations go straight into the output rows (tanh in place). */
   float *a = s->type == EARSHOT_LAYER_RNN ? w->hs + bh : w->a;
 
-  /* A <- X Wᵀ + 1 bᵀ, all frames at once;  X: [N x I], W: [GH x I],
-   * A: [N x GH] */
-  fill_rows (a, n, gh, p + q.b, gh);
-  gemm (false, true, n, gh, i, 1.0f, in, i, wm, i, 1.0f, a, gh);
+  /* A <- X Wᵀ, all frames at once;  X: [N x I], W: [GH x I], A: [N x GH].
+   * The gate kernels add the bias. */
+  gemm (false, true, n, gh, i, 1.0f, in, i, wm, i, 0.0f, a, gh);
 
   for (size_t t = 0; t < t_len; t++) {
     const float *hp = w->hs + t * bh;     /* h_{t-1}: [B x H] */
@@ -837,54 +1079,22 @@ recurrent_forward (const earshot_layer_spec *s, const float *p, ws_layer *w,
     float *at = a + t * b_len * gh;       /* [B x GH] */
     switch (s->type) {
       case EARSHOT_LAYER_RNN:
-        /* A_t += H_{t-1} Uᵀ;  U: [H x H];  h_t = tanh(A_t) */
+        /* A_t += H_{t-1} Uᵀ;  U: [H x H];  h_t = tanh(A_t + b) */
         gemm (false, true, b_len, gh, h, 1.0f, hp, h, um, h, 1.0f, at, gh);
-        for (size_t k = 0; k < bh; k++)
-          hn[k] = tanhf (at[k]);
+        rnn_forward_gates (b_len, h, at, p + q.b);
         break;
-      case EARSHOT_LAYER_LSTM: {
+      case EARSHOT_LAYER_LSTM:
         /* A_t += H_{t-1} Uᵀ;  U: [4H x H] */
         gemm (false, true, b_len, gh, h, 1.0f, hp, h, um, h, 1.0f, at, gh);
-        const float *cp = w->cs + t * bh;
-        float *cn = w->cs + (t + 1) * bh;
-        for (size_t b = 0; b < b_len; b++) {
-          float *g = at + b * gh;
-          for (size_t j = 0; j < h; j++) {
-            float ig = sigmoidf (g[j]), fg = sigmoidf (g[h + j]);
-            float gg = tanhf (g[2 * h + j]), og = sigmoidf (g[3 * h + j]);
-            g[j] = ig;
-            g[h + j] = fg;
-            g[2 * h + j] = gg;
-            g[3 * h + j] = og;
-            float c = fg * cp[b * h + j] + ig * gg;   /* c' = f c + i g */
-            cn[b * h + j] = c;
-            hn[b * h + j] = og * tanhf (c);           /* h' = o tanh(c') */
-          }
-        }
+        lstm_forward_gates (b_len, h, at, p + q.b, w->cs + t * bh,
+            w->cs + (t + 1) * bh, hn);
         break;
-      }
-      case EARSHOT_LAYER_GRU: {
-        /* V <- H_{t-1} Uᵀ + 1 bUᵀ;  U: [3H x H], V: [B x 3H] */
-        fill_rows (tmp, b_len, gh, p + q.bu, gh);
-        gemm (false, true, b_len, gh, h, 1.0f, hp, h, um, h, 1.0f, tmp, gh);
-        float *un = w->un + t * bh;
-        for (size_t b = 0; b < b_len; b++) {
-          float *g = at + b * gh;
-          const float *v = tmp + b * gh;
-          for (size_t j = 0; j < h; j++) {
-            float z = sigmoidf (g[j] + v[j]);
-            float r = sigmoidf (g[h + j] + v[h + j]);
-            float nn = tanhf (g[2 * h + j] + r * v[2 * h + j]);
-            g[j] = z;
-            g[h + j] = r;
-            g[2 * h + j] = nn;
-            un[b * h + j] = v[2 * h + j];
-            /* h' = (1 - z) n + z h */
-            hn[b * h + j] = (1.0f - z) * nn + z * hp[b * h + j];
-          }
-        }
+      case EARSHOT_LAYER_GRU:
+        /* V <- H_{t-1} Uᵀ;  U: [3H x H], V: [B x 3H] */
+        gemm (false, true, b_len, gh, h, 1.0f, hp, h, um, h, 0.0f, tmp, gh);
+        gru_forward_gates (b_len, h, at, tmp, p + q.b, p + q.bu, hp, hn,
+            w->un + t * bh);
         break;
-      }
       case EARSHOT_LAYER_DENSE:
         assert (0 && "dense layer in recurrent_forward");
         break;
@@ -1001,117 +1211,83 @@ dense_backward (const earshot_layer_spec *s, const float *p, float *g,
 }
 
 /* Recurrent layer, BPTT over all T steps.  dy [N x H] is dL/dh_t from the
- * layer above (clobbered); dx [N x I] (NULL: not wanted) receives dL/dX.
- * The carry into h_{-1} (state0) is dropped: truncated BPTT. */
+ * layer above; dx [N x I] (NULL: not wanted) receives dL/dX.  The carry
+ * into h_{-1} (state0) is dropped: truncated BPTT. */
 static void
 recurrent_backward (const earshot_layer_spec *s, const float *p, float *g,
-    const ws_layer *w, size_t t_len, size_t b_len, float *dy, float *dx,
-    earshot_net_workspace *ws)
+    const ws_layer *w, size_t t_len, size_t b_len, const float *dy,
+    float *dx, earshot_net_workspace *ws)
 {
   layer_parts q = parts_of (s);
   size_t i = s->n_in, h = s->n_out, gh = n_gates (s->type) * h;
   size_t n = t_len * b_len, bh = b_len * h;
   const float *um = p + q.u;
-  float *da = ws->da, *dh = ws->dh, *dc = ws->dc, *dun = ws->dun;
+  /* dA: [N x GH], the gradients of the pre-activations U h_{t-1} sees; for
+   * GRU they differ from the W side in the n rows, whose W side is dN. */
+  float *da = ws->da, *dh = ws->dh, *dc = ws->dc, *dn = ws->dn;
 
   memset (dh, 0, bh * sizeof *dh);
   memset (dc, 0, bh * sizeof *dc);
   for (size_t t = t_len; t-- > 0;) {
-    const float *hp = w->hs + t * bh;     /* h_{t-1}: [B x H] */
-    const float *hn = w->hs + (t + 1) * bh;
-    float *dht = dy + t * bh;             /* dL/dh_t: [B x H] */
+    const float *dyt = dy + t * bh;       /* dL/dh_t from above: [B x H] */
     float *dat = da + t * b_len * gh;     /* [B x GH] */
-    /* dh_t <- dY_t + dh carried from step t+1 */
-    for (size_t k = 0; k < bh; k++)
-      dht[k] += dh[k];
+    const float *at = s->type == EARSHOT_LAYER_RNN ? NULL
+        : w->a + t * b_len * gh;          /* gates [B x GH]; RNN: none */
     switch (s->type) {
       case EARSHOT_LAYER_RNN:
-        /* dA_t <- dh_t * (1 - h_t^2) */
-        for (size_t k = 0; k < bh; k++)
-          dat[k] = dht[k] * (1.0f - hn[k] * hn[k]);
+        rnn_backward_gates (b_len, h, dyt, dh, w->hs + (t + 1) * bh, dat);
         break;
-      case EARSHOT_LAYER_LSTM: {
-        const float *cp = w->cs + t * bh, *cn = w->cs + (t + 1) * bh;
-        const float *at = w->a + t * b_len * gh;
-        for (size_t b = 0; b < b_len; b++) {
-          const float *a = at + b * gh;
-          float *d = dat + b * gh;
-          for (size_t j = 0; j < h; j++) {
-            size_t k = b * h + j;
-            float ig = a[j], fg = a[h + j], gg = a[2 * h + j];
-            float og = a[3 * h + j], tc = tanhf (cn[k]);
-            /* dc_t <- dc carried + dh_t o (1 - tanh^2 c_t) */
-            float dct = dc[k] + dht[k] * og * (1.0f - tc * tc);
-            d[j] = dct * gg * ig * (1.0f - ig);             /* d(a_i) */
-            d[h + j] = dct * cp[k] * fg * (1.0f - fg);      /* d(a_f) */
-            d[2 * h + j] = dct * ig * (1.0f - gg * gg);     /* d(a_g) */
-            d[3 * h + j] = dht[k] * tc * og * (1.0f - og);  /* d(a_o) */
-            dc[k] = dct * fg;                               /* dc_{t-1} */
-          }
-        }
+      case EARSHOT_LAYER_LSTM:
+        lstm_backward_gates (b_len, h, dyt, dh, dc, at, w->cs + t * bh,
+            w->cs + (t + 1) * bh, dat);
         break;
-      }
-      case EARSHOT_LAYER_GRU: {
-        /* dA_t holds d(a_z), d(a_r), d(a_n) of the W side; the U side
-         * differs in the n rows: d(Un h + bUn) = d(a_n) r, kept in dUN. */
-        const float *at = w->a + t * b_len * gh;
-        const float *un = w->un + t * bh;
-        float *dunt = dun + t * bh;
-        for (size_t b = 0; b < b_len; b++) {
-          const float *a = at + b * gh;
-          float *d = dat + b * gh;
-          for (size_t j = 0; j < h; j++) {
-            size_t k = b * h + j;
-            float z = a[j], r = a[h + j], nn = a[2 * h + j];
-            float dn = dht[k] * (1.0f - z) * (1.0f - nn * nn);    /* d(a_n) */
-            float dr = dn * un[k];
-            d[j] = dht[k] * (hp[k] - nn) * z * (1.0f - z);         /* d(a_z) */
-            d[h + j] = dr * r * (1.0f - r);                         /* d(a_r) */
-            d[2 * h + j] = dn;
-            dunt[k] = dn * r;
-            dh[k] = dht[k] * z;     /* direct path of dh_{t-1} */
-          }
-        }
+      case EARSHOT_LAYER_GRU:
+        gru_backward_gates (b_len, h, dyt, dh, at, w->un + t * bh,
+            w->hs + t * bh, dat, dn + t * bh);
         break;
-      }
       case EARSHOT_LAYER_DENSE:
         assert (0 && "dense layer in recurrent_backward");
         break;
     }
     if (t == 0)
       break;      /* no gradient into state0 */
-    if (s->type == EARSHOT_LAYER_GRU) {
-      /* dh_{t-1} += dA_t[z,r] U[z,r] + dUN_t Un;  U[z,r]: [2H x H] */
-      gemm (false, false, b_len, h, 2 * h, 1.0f, dat, gh, um, h, 1.0f, dh, h);
-      gemm (false, false, b_len, h, h, 1.0f, dun + t * bh, h, um + 2 * h * h,
-          h, 1.0f, dh, h);
-    } else {
-      /* dh_{t-1} <- dA_t U;  dA_t: [B x GH], U: [GH x H] */
-      gemm (false, false, b_len, h, gh, 1.0f, dat, gh, um, h, 0.0f, dh, h);
-    }
+    /* dh_{t-1} <- dA_t U (GRU: += , after the direct path dh_t z);
+     * dA_t: [B x GH], U: [GH x H] */
+    gemm (false, false, b_len, h, gh, 1.0f, dat, gh, um, h,
+        s->type == EARSHOT_LAYER_GRU ? 1.0f : 0.0f, dh, h);
   }
 
   /* Weight gradients over all N frames at once.  hs rows 0..N-1 are the
    * h_{t-1} of every frame: Hp [N x H]. */
   const float *hprev = w->hs;
-  /* dW += dAᵀ X;  dA: [N x GH], X: [N x I], dW: [GH x I] */
-  gemm (true, false, gh, i, n, 1.0f, da, gh, w->in, i, 1.0f, g + q.w, i);
-  /* db += dAᵀ 1 */
-  gemv (true, n, gh, 1.0f, da, gh, ws->ones, 1.0f, g + q.b);
+  /* dU += dAᵀ Hp;  U: [GH x H];  GRU: dbU += dAᵀ 1 */
+  gemm (true, false, gh, h, n, 1.0f, da, gh, hprev, h, 1.0f, g + q.u, h);
   if (s->type == EARSHOT_LAYER_GRU) {
-    /* dU[z,r] += dA[z,r]ᵀ Hp;  dU[n] += dUNᵀ Hp;  dbU likewise */
-    gemm (true, false, 2 * h, h, n, 1.0f, da, gh, hprev, h, 1.0f, g + q.u, h);
-    gemm (true, false, h, h, n, 1.0f, dun, h, hprev, h, 1.0f,
-        g + q.u + 2 * h * h, h);
-    gemv (true, n, 2 * h, 1.0f, da, gh, ws->ones, 1.0f, g + q.bu);
-    gemv (true, n, h, 1.0f, dun, h, ws->ones, 1.0f, g + q.bu + 2 * h);
+    gemv (true, n, gh, 1.0f, da, gh, ws->ones, 1.0f, g + q.bu);
+    /* The W side: dA[z,r] and dN.
+     * dW[z,r] += dA[z,r]ᵀ X,  dW[n] += dNᵀ X;  X: [N x I], W: [3H x I] */
+    gemm (true, false, 2 * h, i, n, 1.0f, da, gh, w->in, i, 1.0f, g + q.w, i);
+    gemm (true, false, h, i, n, 1.0f, dn, h, w->in, i, 1.0f,
+        g + q.w + 2 * h * i, i);
+    /* db[z,r] += dA[z,r]ᵀ 1,  db[n] += dNᵀ 1 */
+    gemv (true, n, 2 * h, 1.0f, da, gh, ws->ones, 1.0f, g + q.b);
+    gemv (true, n, h, 1.0f, dn, h, ws->ones, 1.0f, g + q.b + 2 * h);
+    /* dX <- dA[z,r] W[z,r] + dN W[n] */
+    if (dx != NULL) {
+      gemm (false, false, n, i, 2 * h, 1.0f, da, gh, p + q.w, i, 0.0f, dx,
+          i);
+      gemm (false, false, n, i, h, 1.0f, dn, h, p + q.w + 2 * h * i, i,
+          1.0f, dx, i);
+    }
   } else {
-    /* dU += dAᵀ Hp;  U: [GH x H] */
-    gemm (true, false, gh, h, n, 1.0f, da, gh, hprev, h, 1.0f, g + q.u, h);
+    /* dW += dAᵀ X;  dA: [N x GH], X: [N x I], dW: [GH x I] */
+    gemm (true, false, gh, i, n, 1.0f, da, gh, w->in, i, 1.0f, g + q.w, i);
+    /* db += dAᵀ 1 */
+    gemv (true, n, gh, 1.0f, da, gh, ws->ones, 1.0f, g + q.b);
+    /* dX <- dA W;  W: [GH x I] */
+    if (dx != NULL)
+      gemm (false, false, n, i, gh, 1.0f, da, gh, p + q.w, i, 0.0f, dx, i);
   }
-  /* dX <- dA W;  W: [GH x I] */
-  if (dx != NULL)
-    gemm (false, false, n, i, gh, 1.0f, da, gh, p + q.w, i, 0.0f, dx, i);
 }
 
 double

@@ -99,7 +99,7 @@ typedef struct {
 
 /* ---- 4. Naive reference step (double, plain loops) --------------------- */
 
-#define REF_MAX_W 16
+#define REF_MAX_W 64
 
 static double
 ref_sig (double x)
@@ -210,6 +210,15 @@ test_reference (void)
         L_DENSE (5, 6, EARSHOT_ACT_TANH),
         L_DENSE (6, 4, EARSHOT_ACT_LINEAR),
         SOFTMAX (4, 3) }, 7 },
+    /* widths that are not multiples of the vector lengths (4 to 16 floats)
+     * or of the step's 4-row, 8-column products: vector bodies and
+     * remainders both run */
+    { "wide", {
+        L_CELL (EARSHOT_LAYER_GRU, 41, 37),
+        L_CELL (EARSHOT_LAYER_LSTM, 37, 21),
+        L_CELL (EARSHOT_LAYER_RNN, 21, 19),
+        L_DENSE (19, 23, EARSHOT_ACT_TANH),
+        SOFTMAX (23, 5) }, 5 },
   };
   for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
     earshot_net *net = make_net (cases[ci].spec, cases[ci].n);
@@ -220,7 +229,7 @@ test_reference (void)
     float *state = xcalloc (ss, sizeof *state);
     float *scratch = xcalloc (earshot_net_scratch_size (net), sizeof *scratch);
     float x[REF_MAX_W], probs[REF_MAX_W];
-    double xd[REF_MAX_W], rstate[64] = { 0 }, rprobs[REF_MAX_W];
+    double xd[REF_MAX_W], rstate[4 * REF_MAX_W] = { 0 }, rprobs[REF_MAX_W];
     for (size_t k = 0; k < ss; k++)
       rstate[k] = state[k] = frand (0.5f);
     double err_p = 0.0, err_s = 0.0;
@@ -302,6 +311,12 @@ test_gradients (void)
         L_DENSE (5, 4, EARSHOT_ACT_LINEAR),
         L_CELL (EARSHOT_LAYER_GRU, 4, 4),
         SOFTMAX (4, C) }, 4 },
+    /* one 16-float vector and a remainder in every gate kernel */
+    { "wide gru+lstm+rnn", {
+        L_CELL (EARSHOT_LAYER_GRU, I, 18),
+        L_CELL (EARSHOT_LAYER_LSTM, 18, 17),
+        L_CELL (EARSHOT_LAYER_RNN, 17, 17),
+        SOFTMAX (17, C) }, 4 },
   };
   static const float cw[C] = { 0.5f, 1.0f, 2.0f };
 
@@ -309,7 +324,9 @@ test_gradients (void)
     earshot_net *net = make_net (cases[ci].spec, cases[ci].n);
     size_t np = earshot_net_n_params (net), ss = earshot_net_state_size (net);
     float *params = earshot_net_params (net);
-    fill_rand (params, np, 0.6f);
+    /* the wide case's fan-ins of up to 35 would saturate its gates at
+     * 0.6, and flat gates leave the differences to float rounding */
+    fill_rand (params, np, np > 1000 ? 0.3f : 0.6f);
     float x[T * B * I], probs[T * B * C];
     float *state0 = xcalloc (B * ss, sizeof *state0);
     int32_t targets[T * B];
@@ -397,6 +414,12 @@ static const net_case stream_cases[] = {
       L_DENSE (6, 7, EARSHOT_ACT_TANH),
       L_CELL (EARSHOT_LAYER_RNN, 7, 5),
       SOFTMAX (5, 4) }, 5 },
+  /* the widths of a real model, and odd ones (see test_reference) */
+  { "wide", {
+      L_CELL (EARSHOT_LAYER_GRU, 40, 64),
+      L_CELL (EARSHOT_LAYER_LSTM, 64, 37),
+      L_CELL (EARSHOT_LAYER_RNN, 37, 19),
+      SOFTMAX (19, 4) }, 4 },
 };
 
 /* A net of a case, initialised from a seed and with non-zero biases. */
