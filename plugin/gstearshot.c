@@ -10,11 +10,11 @@
  * `earshot` passes audio through untouched (the buffers' memory is never
  * written) while it classifies an internal copy, frame by frame, with the
  * recurrent network of an Earshot model (`.earshot` file).  Any raw audio
- * format, rate and channel count is accepted: the copy is converted to mono
- * (the mean of all channels, #GstEarshot:channel-mode=mix) or kept per
- * channel (channel-mode=each, one recurrent state per channel) 32-bit float
- * at the model's sample rate with a #GstAudioConverter, so no
- * `audioresample` is needed in front.
+ * format and rate, with up to 63 channels, is accepted: the copy is
+ * converted to mono (the mean of all channels,
+ * #GstEarshot:channel-mode=mix) or kept per channel (channel-mode=each, one
+ * recurrent state per channel) 32-bit float at the model's sample rate with
+ * a #GstAudioConverter, so no `audioresample` is needed in front.
  *
  * ## Frames and time
  *
@@ -22,10 +22,13 @@
  * the element last reset its state, in samples at the model's rate; sample 0
  * is stamped with the timestamp of the first buffer after the reset (or of
  * the GAP event that started the stream), and every later time is computed
- * from exact sample counts (no accumulated rounding).  A frame is complete
- * once its whole analysis window has arrived, so results lag the audio by
- * the model's window minus its hop (plus the resampler's delay, if any):
- * that is what the element answers to a LATENCY query.
+ * from exact sample counts (no accumulated rounding).  A first buffer
+ * without a timestamp continues the audio before the reset when that was a
+ * caps or model change, and otherwise starts at the segment's position.
+ * A frame is complete once its whole analysis window has arrived, so
+ * results lag the audio by the model's window minus its hop (plus the
+ * resampler's delay, if any): that is what the element answers to a
+ * LATENCY query.
  *
  * ## State
  *
@@ -267,6 +270,9 @@ struct _GstEarshot
   guint64 n_decided;            /* frames with a smoothed decision */
   GstClockTime anchor;          /* time of model-rate sample 0, NONE until
                                  * the first buffer after a reset */
+  GstClockTime resume;          /* after a caps or model change, the end of
+                                 * the audio before it: the anchor if the
+                                 * next buffer has no timestamp; else NONE */
   guint64 agg_first;            /* first frame of the pending interval message */
   guint agg_frames;             /* its frames; 0: none pending */
   gboolean last_speech;         /* voice activity of the last frame */
@@ -280,9 +286,14 @@ G_DEFINE_TYPE (GstEarshot, gst_earshot, GST_TYPE_AUDIO_FILTER)
 GST_ELEMENT_REGISTER_DEFINE (earshot, "earshot", GST_RANK_NONE,
     GST_TYPE_EARSHOT)
 
+/* GstAudioConverter's channel mixer takes at most 63 input channels (with
+ * 64 or more, gst_audio_converter_new crashes in GStreamer 1.22). */
+#define MAX_CHANNELS 63
+
 #define ALLOWED_CAPS \
     "audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", " \
-    "rate = (int) [ 1, MAX ], channels = (int) [ 1, MAX ], " \
+    "rate = (int) [ 1, MAX ], " \
+    "channels = (int) [ 1, " G_STRINGIFY (MAX_CHANNELS) " ], " \
     "layout = (string) { interleaved, non-interleaved }"
 
 GType
@@ -489,6 +500,17 @@ frame_time (GstEarshot * self, guint64 j)
     return GST_CLOCK_TIME_NONE;
   return self->anchor + gst_util_uint64_scale_int (j * self->hop, GST_SECOND,
       self->model_rate);
+}
+
+/* Time just after the last input sample since the reset: where audio that
+ * goes on through a caps or model change starts.  NONE if unknown. */
+static GstClockTime
+input_end (GstEarshot * self)
+{
+  if (!self->configured || !GST_CLOCK_TIME_IS_VALID (self->anchor))
+    return self->resume;
+  return self->anchor + gst_util_uint64_scale_int (self->in_samples,
+      GST_SECOND, GST_AUDIO_INFO_RATE (&self->in_info));
 }
 
 static void
@@ -991,6 +1013,7 @@ reset_state (GstEarshot * self)
   self->n_decided = 0;
   self->ring_first = 0;
   self->anchor = GST_CLOCK_TIME_NONE;
+  self->resume = GST_CLOCK_TIME_NONE;
   self->agg_frames = 0;
   self->last_speech = FALSE;
   batch_clear (&self->batch);
@@ -1203,6 +1226,7 @@ sync_settings (GstEarshot * self)
 
   if (new_model) {
     gboolean ok = FALSE;
+    GstClockTime resume = input_end (self);
 
     GST_INFO_OBJECT (self, "switching to model %s", m ? m->path : "(none)");
     if (self->configured) {
@@ -1215,6 +1239,7 @@ sync_settings (GstEarshot * self)
     else if (m == NULL)
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set"), (NULL));
     model_ref_unref (m);
+    self->resume = resume;
     return ok;
   }
 
@@ -1286,6 +1311,7 @@ gst_earshot_setup (GstAudioFilter * filter, const GstAudioInfo * info)
   ModelRef *m;
   Settings s;
   gboolean ok;
+  GstClockTime resume;
 
   GST_OBJECT_LOCK (self);
   m = model_ref_ref (self->model);
@@ -1299,8 +1325,9 @@ gst_earshot_setup (GstAudioFilter * filter, const GstAudioInfo * info)
     model_ref_unref (m);
     return TRUE;
   }
+  resume = input_end (self);
   if (self->configured) {
-    /* new caps end the analysis of the old ones */
+    /* new caps end the analysis of the old ones; the audio goes on */
     drain (self);
     post_messages (self);
   }
@@ -1310,6 +1337,7 @@ gst_earshot_setup (GstAudioFilter * filter, const GstAudioInfo * info)
   }
   ok = configure (self, info, m, &s);
   model_ref_unref (m);
+  self->resume = resume;
   return ok;
 }
 
@@ -1346,6 +1374,8 @@ gst_earshot_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     GstSegment *seg = &trans->segment;
     if (GST_BUFFER_PTS_IS_VALID (buf))
       self->anchor = GST_BUFFER_PTS (buf);
+    else if (GST_CLOCK_TIME_IS_VALID (self->resume))
+      self->anchor = self->resume;
     else if (seg->format == GST_FORMAT_TIME)
       self->anchor = seg->position != GST_CLOCK_TIME_NONE ?
           seg->position : seg->start;
@@ -1684,6 +1714,7 @@ gst_earshot_init (GstEarshot * self)
   self->model_cookie = 1;
   self->active_cookie = 0;
   self->anchor = GST_CLOCK_TIME_NONE;
+  self->resume = GST_CLOCK_TIME_NONE;
   gst_audio_info_init (&self->in_info);
   g_queue_init (&self->messages);
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "earshot_stream.h"
+#include "harness.h"
 #include "models.h"
 
 #define RATE 16000
@@ -27,43 +28,6 @@ static gchar *tmpdir, *rnn_path, *rnn2_path, *tone_path, *high_path,
     *bad_path, *truncated_path;
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* An earshot element with `model` and "name", value, ... properties,
- * harnessed, with a bus of its own, caps set (when caps != NULL). */
-static GstHarness *
-new_harness (const gchar * model, const gchar * caps, GstBus ** bus,
-    const gchar * first_prop, ...)
-{
-  GstElement *e = gst_element_factory_make ("earshot", NULL);
-  GstHarness *h;
-  va_list args;
-
-  fail_unless (e != NULL, "earshot element not found: is "
-      "GST_PLUGIN_PATH_1_0 set to the build tree?");
-  g_object_set (e, "model", model, "smoothing", 1, "min-segment",
-      (guint64) 0, "min-gap", (guint64) 0, NULL);
-  if (first_prop) {
-    va_start (args, first_prop);
-    g_object_set_valist (G_OBJECT (e), first_prop, args);
-    va_end (args);
-  }
-  *bus = gst_bus_new ();
-  gst_element_set_bus (e, *bus);
-  h = gst_harness_new_with_element (e, "sink", "src");
-  gst_object_unref (e);
-  if (caps)
-    gst_harness_set_src_caps_str (h, caps);
-  return h;
-}
-
-static void
-free_harness (GstHarness * h, GstBus * bus)
-{
-  gst_element_set_bus (h->element, NULL);
-  gst_harness_teardown (h);
-  gst_bus_set_flushing (bus, TRUE);
-  gst_object_unref (bus);
-}
 
 /* Pushes n samples of `bpf` bytes each, starting at sample `first_sample` of a
  * stream whose sample 0 is at `t0`; returns the output buffer (owned). */
