@@ -77,6 +77,21 @@ void es_print_warning (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 /* Sets *error from an earshot_status and its message buffer. */
 void es_set_status_error (GError **error, earshot_status st, const char *msg);
 
+/* Sets an ES_ERROR_USAGE error from a format and returns FALSE, so option
+ * checks read `return es_fail_usage (error, "...")`. */
+gboolean es_fail_usage (GError **error, const char *fmt, ...)
+    G_GNUC_PRINTF (2, 3);
+
+/* Parses the command line with ctx, prints its help to stdout when *help
+ * was set by the options, and frees ctx. */
+gboolean es_option_parse (GOptionContext *ctx, const gboolean *help,
+    int *argc, char ***argv, GError **error);
+
+/* The exit status of a subcommand: ES_EXIT_USAGE for a usage error (its
+ * message then points at 'earshot CMD --help'), else status, at least
+ * ES_EXIT_FAILURE when there is an error.  Prints and frees error. */
+int es_command_status (const char *cmd, int status, GError *error);
+
 /* ---- files (util.c) ----------------------------------------------------- */
 
 /* SHA-256 of a file's bytes as 64 lowercase hex digits in hex[65].  The error

@@ -107,21 +107,6 @@ typedef struct {
 } eval_run;
 
 static gboolean
-fail_usage (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail_usage (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, ES_ERROR, ES_ERROR_USAGE, msg);
-  g_free (msg);
-  return FALSE;
-}
-
-static gboolean
 parse_options (eval_run *r, int *argc, char ***argv, GError **error)
 {
   eval_opts *o = &r->o;
@@ -174,14 +159,7 @@ parse_options (eval_run *r, int *argc, char ***argv, GError **error)
   g_option_group_add_entries (g, o->el.entries);
   g_option_context_add_group (ctx, g);
 
-  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
-  if (ok && o->help) {
-    char *help = g_option_context_get_help (ctx, FALSE, NULL);
-    fputs (help, stdout);
-    g_free (help);
-  }
-  g_option_context_free (ctx);
-  return ok;
+  return es_option_parse (ctx, &o->help, argc, argv, error);
 }
 
 static gboolean
@@ -189,15 +167,15 @@ check_options (eval_run *r, int argc, GError **error)
 {
   eval_opts *o = &r->o;
   if (argc > 1)
-    return fail_usage (error, "unexpected argument; the manifest goes "
+    return es_fail_usage (error, "unexpected argument; the manifest goes "
         "after --data");
   if (o->data == NULL)
-    return fail_usage (error, "--data MANIFEST is required");
+    return es_fail_usage (error, "--data MANIFEST is required");
   if (!(o->segment_length > 0 && o->segment_length <= 3600))
-    return fail_usage (error, "--segment-length must be above 0 and at "
+    return es_fail_usage (error, "--segment-length must be above 0 and at "
         "most 3600 seconds");
   if (o->no_background && o->background)
-    return fail_usage (error, "give --background or --no-background, not "
+    return es_fail_usage (error, "give --background or --no-background, not "
         "both");
   return es_element_options_parse (&o->el, &r->settings, error);
 }
@@ -224,7 +202,7 @@ not_a_class (const eval_run *r, const char *what, const char *name,
     GError **error)
 {
   char *all = class_list (r);
-  fail_usage (error, "%s: '%s' is not a class of %s (%s)", what, name,
+  es_fail_usage (error, "%s: '%s' is not a class of %s (%s)", what, name,
       r->model_path, all);
   g_free (all);
   return FALSE;
@@ -285,19 +263,19 @@ setup_model (eval_run *r, GError **error)
     for (char **p = pairs; ok && *p; p++) {
       char *eq = strchr (*p, '=');
       if (eq == NULL) {
-        ok = fail_usage (error, "--map: '%s' is not LABEL=CLASS", *p);
+        ok = es_fail_usage (error, "--map: '%s' is not LABEL=CLASS", *p);
         break;
       }
       *eq = '\0';
       char *from = g_strstrip (*p), *to = g_strstrip (eq + 1);
       int k = find_class (r, to);
       if (*from == '\0')
-        ok = fail_usage (error, "--map: an empty label name");
+        ok = es_fail_usage (error, "--map: an empty label name");
       else if (k < 0)
         ok = not_a_class (r, "--map", to, error);
       for (guint i = 0; ok && i < r->map_from->len; i++)
         if (strcmp (r->map_from->pdata[i], from) == 0)
-          ok = fail_usage (error, "--map: '%s' is mapped twice", from);
+          ok = es_fail_usage (error, "--map: '%s' is mapped twice", from);
       if (ok && strcmp (from, to) != 0) {
         g_ptr_array_add (r->map_from, g_strdup (from));
         g_ptr_array_add (r->map_to, GINT_TO_POINTER (k));
@@ -758,17 +736,7 @@ es_cmd_eval (int argc, char **argv)
   GError *error = NULL;
   int status = eval_main (&r, argc, argv, &error);
 
-  if (error != NULL) {
-    if (g_error_matches (error, ES_ERROR, ES_ERROR_USAGE))
-      status = ES_EXIT_USAGE;
-    if (status == ES_EXIT_USAGE)
-      es_print_error ("%s (see 'earshot eval --help')", error->message);
-    else
-      es_print_error ("%s", error->message);
-    g_error_free (error);
-    if (status == ES_EXIT_OK)
-      status = ES_EXIT_FAILURE;
-  }
+  status = es_command_status ("eval", status, error);
   eval_opts *o = &r.o;
   g_free (o->model);
   g_free (o->data);

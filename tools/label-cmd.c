@@ -118,21 +118,6 @@ typedef struct {
 } label_run;
 
 static gboolean
-fail_usage (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail_usage (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, ES_ERROR, ES_ERROR_USAGE, msg);
-  g_free (msg);
-  return FALSE;
-}
-
-static gboolean
 parse_options (label_run *r, int *argc, char ***argv, GError **error)
 {
   label_opts *o = &r->o;
@@ -178,14 +163,7 @@ parse_options (label_run *r, int *argc, char ***argv, GError **error)
   g_option_group_add_entries (g, o->el.entries);
   g_option_context_add_group (ctx, g);
 
-  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
-  if (ok && o->help) {
-    char *help = g_option_context_get_help (ctx, FALSE, NULL);
-    fputs (help, stdout);
-    g_free (help);
-  }
-  g_option_context_free (ctx);
-  return ok;
+  return es_option_parse (ctx, &o->help, argc, argv, error);
 }
 
 static gboolean
@@ -196,20 +174,20 @@ check_options (label_run *r, int argc, char **argv, GError **error)
   r->files = argv + 1;
   r->n_files = argc - 1;
   if (r->n_files < 1)
-    return fail_usage (error, "give at least one audio FILE");
+    return es_fail_usage (error, "give at least one audio FILE");
   const char *f = o->format ? o->format : "audacity";
   gsize i;
   for (i = 0; i < G_N_ELEMENTS (formats); i++)
     if (strcmp (f, formats[i].name) == 0)
       break;
   if (i == G_N_ELEMENTS (formats))
-    return fail_usage (error, "--format must be audacity, tsv, frames, json "
+    return es_fail_usage (error, "--format must be audacity, tsv, frames, json "
         "or vtt, not '%s'", f);
   r->fmt = (out_format) i;
   if (o->json_frames && r->fmt != FMT_JSON)
-    return fail_usage (error, "--json-frames goes with --format json");
+    return es_fail_usage (error, "--json-frames goes with --format json");
   if (r->fmt == FMT_VTT && r->n_files > 1 && o->output == NULL)
-    return fail_usage (error, "--format vtt writes one file per FILE: give "
+    return es_fail_usage (error, "--format vtt writes one file per FILE: give "
         "-o FOLDER for several files");
   if (!es_element_options_parse (&o->el, &r->lo.settings, error))
     return FALSE;
@@ -590,7 +568,7 @@ setup_model (label_run *r, GError **error)
         for (guint j = 0; j < r->n_classes; j++)
           g_string_append_printf (names, "%s%s", j ? ", " : "",
               r->labels[j]);
-        ok = fail_usage (error, "--only: '%s' is not a class of %s (%s)",
+        ok = es_fail_usage (error, "--only: '%s' is not a class of %s (%s)",
             *p, r->model_path, names->str);
         g_string_free (names, TRUE);
       } else {
@@ -645,17 +623,7 @@ es_cmd_label (int argc, char **argv)
   GError *error = NULL;
   int status = label_main (&r, argc, argv, &error);
 
-  if (error != NULL) {
-    if (g_error_matches (error, ES_ERROR, ES_ERROR_USAGE))
-      status = ES_EXIT_USAGE;
-    if (status == ES_EXIT_USAGE)
-      es_print_error ("%s (see 'earshot label --help')", error->message);
-    else
-      es_print_error ("%s", error->message);
-    g_error_free (error);
-    if (status == ES_EXIT_OK)
-      status = ES_EXIT_FAILURE;
-  }
+  status = es_command_status ("label", status, error);
   g_free (r.o.model);
   g_free (r.o.format);
   g_free (r.o.output);

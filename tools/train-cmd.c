@@ -170,21 +170,6 @@ parse_samples (const char *s, guint rate, guint32 *out)
   return TRUE;
 }
 
-static gboolean
-fail_usage (GError **error, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
-
-static gboolean
-fail_usage (GError **error, const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  char *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error_literal (error, ES_ERROR, ES_ERROR_USAGE, msg);
-  g_free (msg);
-  return FALSE;
-}
-
 /* ---- the run ---------------------------------------------------------- */
 
 typedef struct {
@@ -456,14 +441,7 @@ parse_options (train_run *r, int *argc, char ***argv, GError **error)
     g_option_context_add_group (ctx, g);
   }
 
-  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
-  if (ok && o->help) {
-    char *help = g_option_context_get_help (ctx, FALSE, NULL);
-    fputs (help, stdout);
-    g_free (help);
-  }
-  g_option_context_free (ctx);
-  return ok;
+  return es_option_parse (ctx, &o->help, argc, argv, error);
 }
 
 static gboolean
@@ -472,67 +450,67 @@ check_options (train_run *r, int argc, GError **error)
   train_opts *o = &r->o;
 
   if (argc > 1)
-    return fail_usage (error, "unexpected argument; the manifest goes "
+    return es_fail_usage (error, "unexpected argument; the manifest goes "
         "after --data");
   if (o->data == NULL)
-    return fail_usage (error, "--data MANIFEST is required");
+    return es_fail_usage (error, "--data MANIFEST is required");
   if (o->output == NULL)
-    return fail_usage (error, "-o OUT (the model file to write) is required");
+    return es_fail_usage (error, "-o OUT (the model file to write) is required");
   if (!o->cell)
     o->cell = g_strdup ("gru");
   r->cell = strcmp (o->cell, "gru") == 0 ? EARSHOT_LAYER_GRU
       : strcmp (o->cell, "lstm") == 0 ? EARSHOT_LAYER_LSTM
       : strcmp (o->cell, "rnn") == 0 ? EARSHOT_LAYER_RNN : 0;
   if (r->cell == 0)
-    return fail_usage (error, "--cell must be rnn, lstm or gru, not '%s'",
+    return es_fail_usage (error, "--cell must be rnn, lstm or gru, not '%s'",
         o->cell);
   if (o->hidden < 1 || o->hidden > 65536)
-    return fail_usage (error, "--hidden must be 1 to 65536");
+    return es_fail_usage (error, "--hidden must be 1 to 65536");
   if (o->layers < 1 || o->layers > EARSHOT_NET_MAX_LAYERS - 1)
-    return fail_usage (error, "--layers must be 1 to %d",
+    return es_fail_usage (error, "--layers must be 1 to %d",
         EARSHOT_NET_MAX_LAYERS - 1);
   if (o->epochs < 1)
-    return fail_usage (error, "--epochs must be at least 1");
+    return es_fail_usage (error, "--epochs must be at least 1");
   if (o->batch < 1 || o->chunk < 1)
-    return fail_usage (error, "--batch and --chunk must be at least 1");
+    return es_fail_usage (error, "--batch and --chunk must be at least 1");
   if (o->patience < 0 || o->warmup < 0 || o->stop_after < 0
       || o->threads < 0)
-    return fail_usage (error, "--patience, --warmup, --stop-after and "
+    return es_fail_usage (error, "--patience, --warmup, --stop-after and "
         "--threads cannot be negative");
   if (!(o->lr > 0))
-    return fail_usage (error, "--lr must be positive");
+    return es_fail_usage (error, "--lr must be positive");
   if (!o->optimizer)
     o->optimizer = g_strdup ("adam");
   if (strcmp (o->optimizer, "adam") != 0 && strcmp (o->optimizer, "sgd") != 0)
-    return fail_usage (error, "--optimizer must be adam or sgd, not '%s'",
+    return es_fail_usage (error, "--optimizer must be adam or sgd, not '%s'",
         o->optimizer);
   if (!(o->dropout >= 0 && o->dropout < 1))
-    return fail_usage (error, "--dropout must be in [0, 1)");
+    return es_fail_usage (error, "--dropout must be in [0, 1)");
   if (o->valid && o->valid_fraction >= 0)
-    return fail_usage (error, "give --valid or --valid-fraction, not both");
+    return es_fail_usage (error, "give --valid or --valid-fraction, not both");
   if (o->valid_fraction == -1)      /* not given */
     o->valid_fraction = o->valid ? 0 : 0.2;
   if (!(o->valid_fraction >= 0 && o->valid_fraction < 1))
-    return fail_usage (error, "--valid-fraction must be in [0, 1)");
+    return es_fail_usage (error, "--valid-fraction must be in [0, 1)");
   if (o->no_background && o->background)
-    return fail_usage (error, "give --background or --no-background, not "
+    return es_fail_usage (error, "give --background or --no-background, not "
         "both");
   if (o->seed < 0)
-    return fail_usage (error, "--seed cannot be negative");
+    return es_fail_usage (error, "--seed cannot be negative");
 
   /* front end */
   earshot_features_config *c = &r->cfg;
   *c = earshot_features_default_config ();
   if (o->sample_rate < 1000 || o->sample_rate > 384000)
-    return fail_usage (error, "--sample-rate must be 1000 to 384000 Hz");
+    return es_fail_usage (error, "--sample-rate must be 1000 to 384000 Hz");
   c->sample_rate = (uint32_t) o->sample_rate;
   if (!parse_samples (o->win ? o->win : "25ms", c->sample_rate,
           &c->win_length))
-    return fail_usage (error, "--win: '%s' is not a length (25ms, 0.025s or "
+    return es_fail_usage (error, "--win: '%s' is not a length (25ms, 0.025s or "
         "400)", o->win);
   if (!parse_samples (o->hop ? o->hop : "10ms", c->sample_rate,
           &c->hop_length))
-    return fail_usage (error, "--hop: '%s' is not a length (10ms, 0.01s or "
+    return es_fail_usage (error, "--hop: '%s' is not a length (10ms, 0.01s or "
         "160)", o->hop);
   if (o->n_fft > 0) {
     c->n_fft = (uint32_t) o->n_fft;
@@ -542,7 +520,7 @@ check_options (train_run *r, int argc, GError **error)
       c->n_fft *= 2;
   }
   if (o->mels < 1)
-    return fail_usage (error, "--mels must be at least 1");
+    return es_fail_usage (error, "--mels must be at least 1");
   c->n_mels = (uint32_t) o->mels;
   c->fmin = (float) o->fmin;
   c->fmax = o->fmax > 0 ? (float) o->fmax : c->sample_rate / 2.0f;
@@ -552,7 +530,7 @@ check_options (train_run *r, int argc, GError **error)
   else if (strcmp (scale, "htk") == 0)
     c->mel_scale = EARSHOT_MEL_HTK;
   else
-    return fail_usage (error, "--mel-scale must be slaney or htk");
+    return es_fail_usage (error, "--mel-scale must be slaney or htk");
   const char *win = o->window ? o->window : "hann";
   if (strcmp (win, "hann") == 0)
     c->window = EARSHOT_WINDOW_HANN;
@@ -561,10 +539,10 @@ check_options (train_run *r, int argc, GError **error)
   else if (strcmp (win, "rect") == 0)
     c->window = EARSHOT_WINDOW_RECT;
   else
-    return fail_usage (error, "--window must be hann, hamming or rect");
+    return es_fail_usage (error, "--window must be hann, hamming or rect");
   char msg[256];
   if (earshot_features_config_check (c, msg, sizeof msg) != EARSHOT_OK)
-    return fail_usage (error, "front end: %s", msg);
+    return es_fail_usage (error, "front end: %s", msg);
 
   /* augmentation */
   r->snr_min = 5;
@@ -574,15 +552,15 @@ check_options (train_run *r, int argc, GError **error)
     r->snr_min = g_ascii_strtod (o->aug_snr, &end);
     if (*end != ':' || (r->snr_max = g_ascii_strtod (end + 1, &end),
             *end != '\0') || !(r->snr_min <= r->snr_max))
-      return fail_usage (error, "--aug-snr must be MIN:MAX in dB, "
+      return es_fail_usage (error, "--aug-snr must be MIN:MAX in dB, "
           "MIN <= MAX, e.g. 5:20");
   }
   if (o->aug_gain < 0 || o->aug_gain > 60)
-    return fail_usage (error, "--aug-gain must be 0 to 60 dB");
+    return es_fail_usage (error, "--aug-gain must be 0 to 60 dB");
   if (o->aug_speed < 0 || o->aug_speed >= 50)
-    return fail_usage (error, "--aug-speed must be 0 to 50 percent");
+    return es_fail_usage (error, "--aug-speed must be 0 to 50 percent");
   if (!(o->aug_prob >= 0 && o->aug_prob <= 1))
-    return fail_usage (error, "--aug-prob must be in [0, 1]");
+    return es_fail_usage (error, "--aug-prob must be in [0, 1]");
 
   r->csv_path = es_sibling_path (o->output, ".csv");
   r->svg_path = es_sibling_path (o->output, ".svg");
@@ -622,11 +600,11 @@ decide_classes (train_run *r, GError **error)
       if (*name == '\0') {
         g_strfreev (parts);
         g_ptr_array_free (cls, TRUE);
-        return fail_usage (error, "--classes: empty class name");
+        return es_fail_usage (error, "--classes: empty class name");
       }
       for (guint i = 0; i < cls->len; i++)
         if (strcmp (cls->pdata[i], name) == 0) {
-          fail_usage (error, "--classes: '%s' is listed twice", name);
+          es_fail_usage (error, "--classes: '%s' is listed twice", name);
           g_strfreev (parts);
           g_ptr_array_free (cls, TRUE);
           return FALSE;
@@ -671,7 +649,7 @@ decide_classes (train_run *r, GError **error)
     for (const char *q = n; ok && *q; q++)
       ok = (unsigned char) *q >= 0x20 && *q != 0x7f;
     if (!ok)
-      return fail_usage (error, "'%s' cannot be a class name (1 to %u bytes, "
+      return es_fail_usage (error, "'%s' cannot be a class name (1 to %u bytes, "
           "no control characters)", n, EARSHOT_MODEL_MAX_LABEL_LEN);
   }
 
@@ -683,7 +661,7 @@ decide_classes (train_run *r, GError **error)
     return FALSE;
   }
   if (r->n_classes > EARSHOT_MODEL_MAX_LABELS)
-    return fail_usage (error, "%zu classes; a model holds at most %u",
+    return es_fail_usage (error, "%zu classes; a model holds at most %u",
         r->n_classes, EARSHOT_MODEL_MAX_LABELS);
   return TRUE;
 }
@@ -1762,17 +1740,7 @@ es_cmd_train (int argc, char **argv)
   GError *error = NULL;
   int status = train_main (&r, argc, argv, &error);
 
-  if (error != NULL) {
-    if (g_error_matches (error, ES_ERROR, ES_ERROR_USAGE))
-      status = ES_EXIT_USAGE;
-    if (status == ES_EXIT_USAGE)
-      es_print_error ("%s (see 'earshot train --help')", error->message);
-    else
-      es_print_error ("%s", error->message);
-    g_error_free (error);
-    if (status == ES_EXIT_OK)
-      status = ES_EXIT_FAILURE;
-  }
+  status = es_command_status ("train", status, error);
   train_run_clear (&r);
   if (gst_is_initialized ())
     gst_deinit ();

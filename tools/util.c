@@ -40,6 +40,47 @@ es_print_warning (const char *fmt, ...)
   va_end (ap);
 }
 
+gboolean
+es_fail_usage (GError **error, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, ES_ERROR, ES_ERROR_USAGE, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+gboolean
+es_option_parse (GOptionContext *ctx, const gboolean *help, int *argc,
+    char ***argv, GError **error)
+{
+  gboolean ok = g_option_context_parse (ctx, argc, argv, error);
+  if (ok && *help) {
+    char *text = g_option_context_get_help (ctx, FALSE, NULL);
+    fputs (text, stdout);
+    g_free (text);
+  }
+  g_option_context_free (ctx);
+  return ok;
+}
+
+int
+es_command_status (const char *cmd, int status, GError *error)
+{
+  if (error == NULL)
+    return status;
+  if (g_error_matches (error, ES_ERROR, ES_ERROR_USAGE))
+    status = ES_EXIT_USAGE;
+  if (status == ES_EXIT_USAGE)
+    es_print_error ("%s (see 'earshot %s --help')", error->message, cmd);
+  else
+    es_print_error ("%s", error->message);
+  g_error_free (error);
+  return status == ES_EXIT_OK ? ES_EXIT_FAILURE : status;
+}
+
 void
 es_set_status_error (GError **error, earshot_status st, const char *msg)
 {
