@@ -2,6 +2,7 @@
 # build.sh — build Earshot's labelled training corpus from Debian packages only.
 #
 #   tools/corpus/build.sh [OUTDIR] [--seed N] [--cache DIR] [--jobs N] [--scale F]
+#                        [--train-scale F]
 #
 # OUTDIR (default /var/tmp/earshot-corpus; never inside a git work tree) gets
 #   train/ valid/ heldout/        16 kHz mono 16-bit WAV + Audacity label files
@@ -38,6 +39,7 @@ CACHE=/var/tmp/earshot-cache
 SEED=1
 JOBS=$(nproc 2>/dev/null || echo 2)
 SCALE=1
+TRAIN_SCALE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --seed) SEED=$2; shift 2 ;;
@@ -48,7 +50,9 @@ while [ $# -gt 0 ]; do
     --jobs=*) JOBS=${1#*=}; shift ;;
     --scale) SCALE=$2; shift 2 ;;
     --scale=*) SCALE=${1#*=}; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --train-scale) TRAIN_SCALE=$2; shift 2 ;;
+    --train-scale=*) TRAIN_SCALE=${1#*=}; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "build.sh: unknown option $1" >&2; exit 2 ;;
     *) OUT=$1; shift ;;
   esac
@@ -123,7 +127,7 @@ T1=$(date +%s)
 
 # --- compose the corpus ---
 say "composing the corpus into $OUT (seed $SEED)"
-"$PY" "$HERE/corpus.py" compose --cache "$CACHE" --out "$OUT" --seed "$SEED" --jobs "$JOBS" --scale "$SCALE"
+"$PY" "$HERE/corpus.py" compose --cache "$CACHE" --out "$OUT" --seed "$SEED" --jobs "$JOBS" --scale "$SCALE" --train-scale "$TRAIN_SCALE"
 T2=$(date +%s)
 "$PY" "$HERE/corpus.py" stats --out "$OUT"
 say "done: pool $((T1 - T0)) s, compose $((T2 - T1)) s, total $(( $(date +%s) - T0 )) s; corpus $(du -sh "$OUT" | cut -f1), cache $(du -sh "$CACHE" | cut -f1)"

@@ -6,7 +6,7 @@
       synthesise and render them into DIR/pool/<id>.wav (16 kHz mono s16) with
       DIR/pool/<id>.json (activity mask, levels, split, source, voice, lang).
       Everything here is independent of --seed, so re-runs reuse the pool.
-  corpus.py compose --cache DIR --out OUT --seed S [--jobs N] [--scale F]
+  corpus.py compose --cache DIR --out OUT --seed S [--jobs N] [--scale F] [--train-scale F]
       Compose OUT/{train,valid,heldout}/*.wav + Audacity label files and the
       manifests OUT/{train,valid,heldout}.tsv, deterministically from the seed.
   corpus.py stats   --out OUT
@@ -1267,7 +1267,8 @@ def cmd_compose(a):
             shutil.rmtree(d)
         os.makedirs(d)
         acc, i = 0.0, 0
-        while acc < tot * a.scale:
+        scale = a.scale * (a.train_scale if split == "train" else 1.0)
+        while acc < tot * scale:
             dur = round(random.Random("%s:%s:%d:dur" % (a.seed, split, i)).uniform(10.0, 30.0), 2)
             jobs.append((split, i, a.seed, dur, a.out))
             acc += dur
@@ -1292,7 +1293,7 @@ def cmd_compose(a):
             if name.startswith(split + "_"):
                 prov += p
     open(os.path.join(a.out, "provenance.tsv"), "w").write("\n".join(prov) + "\n")
-    json.dump({"seed": a.seed, "scale": a.scale}, open(os.path.join(a.out, "corpus.json"), "w"))
+    json.dump({"seed": a.seed, "scale": a.scale, "train_scale": a.train_scale}, open(os.path.join(a.out, "corpus.json"), "w"))
 
 
 def cmd_stats(a):
@@ -1362,6 +1363,8 @@ def main():
     p.add_argument("--seed", default="1")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the target durations")
+    p.add_argument("--train-scale", type=float, default=1.0,
+                   help="further factor for the training split only (valid and held-out unchanged)")
     p = sub.add_parser("stats")
     p.add_argument("--out", required=True)
     a = ap.parse_args()
