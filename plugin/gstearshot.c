@@ -100,7 +100,8 @@
  * voice_activity says whether any frame completed during the buffer was
  * classified as speech (the previous frame's decision when none was); an
  * existing level meta keeps its level, a new one gets the level of the
- * analysed copy in -dBov.
+ * analysed copy in -dBov (NaN and Inf samples count as silence, as they
+ * do for the classifier).
  *
  * ## Example launch line
  * |[
@@ -875,6 +876,31 @@ ensure_planes (GstEarshot * self, gsize n)
     self->planes[c] = g_renew (gfloat, self->planes[c], self->planes_cap);
 }
 
+/* Sum of the squares of x[n] for the level meta, of the samples as the
+ * front end sees them (earshot_features_push): NaN and Inf count as 0,
+ * others are clamped to +-EARSHOT_FEATURES_MAX_SAMPLE.  Only a NaN or an
+ * Inf makes the plain sum non-finite (a float squared fits a double), so
+ * the sanitising pass runs only then.  Without one, the clamp can only
+ * matter to a buffer of over a million samples: below that, one sample
+ * beyond it reads full scale (0 -dBov) clamped or not. */
+static gdouble
+sum_squares (const gfloat * x, gsize n)
+{
+  gdouble sum = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    sum += (gdouble) x[i] * x[i];
+  if (isfinite (sum))
+    return sum;
+  sum = 0.0;
+  for (gsize i = 0; i < n; i++) {
+    gfloat v = isfinite (x[i]) ? CLAMP (x[i], -EARSHOT_FEATURES_MAX_SAMPLE,
+        EARSHOT_FEATURES_MAX_SAMPLE) : 0.0f;
+    sum += (gdouble) v * v;
+  }
+  return sum;
+}
+
 /* Classifies `in_frames` input samples (in: the buffer's planes).  At most
  * max_out model-rate samples are classified (the resampler's tail at the
  * end of a stream is cut to the input's length).  Returns how many were. */
@@ -909,10 +935,7 @@ classify (GstEarshot * self, const gpointer * in, gsize in_frames,
     return 0;
 
   for (guint c = 0; c < self->n_channels; c++) {
-    gdouble sum = 0.0;
-    for (gsize i = 0; i < n_out; i++)
-      sum += (gdouble) x[c][i] * x[c][i];
-    self->batch.sum_squares += sum;
+    self->batch.sum_squares += sum_squares (x[c], n_out);
     self->batch.n_squares += n_out;
   }
 

@@ -3,7 +3,8 @@
  *
  * Each test asserts what surviving means: NaN, Inf, denormals and
  * full-scale squares leave every message and meta finite and are forgotten
- * within a second; empty and untimed buffers keep the frame count and
+ * within a second, and the level meta reads NaN and Inf as silence, as the
+ * classifier does; empty and untimed buffers keep the frame count and
  * times exact; caps renegotiated mid-stream (rate, format, channels) keep
  * frames coming in order; every rate and channel count passes bit-identical
  * with the right number of frames, up to 63 channels (64 and more are
@@ -466,6 +467,84 @@ GST_START_TEST (test_hostile_samples_f64)
   check_hostile ("F64LE", MODEL_RATE, 1, 0);
   check_hostile ("F64LE", 44100, 2, 0);
   check_hostile ("F64LE", 32000, 6, 1);
+}
+
+GST_END_TEST
+
+/* The GstAudioLevelMeta of a buffer of `n` F32 samples x `channels`, all
+ * channels alike (a fresh rnn element: its model has a "speech" class). */
+static guint
+level_of (const gfloat * x, gsize n, gint rate, gint channels)
+{
+  gchar *caps = caps_string ("F32LE", rate, channels);
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, caps, &bus, NULL);
+  gfloat *y = g_new (gfloat, n * channels);
+  GstAudioLevelMeta *lm;
+  GstBuffer *out;
+  guint level;
+
+  for (gsize i = 0; i < n; i++)
+    for (gint c = 0; c < channels; c++)
+      y[i * channels + c] = x[i];
+  out = push_bytes (h, y, n * channels * sizeof (gfloat), 0);
+  lm = gst_buffer_get_audio_level_meta (out);
+  fail_unless (lm != NULL, "no level meta");
+  level = lm->level;
+  gst_buffer_unref (out);
+  collect (bus, NULL);
+  free_harness (h, bus);
+  g_free (y);
+  g_free (caps);
+  return level;
+}
+
+/* The level meta reads hostile samples as the front end does: NaN and Inf
+ * as 0, the rest clamped to +-1000 (it used to say 127 -dBov, silence, for
+ * any buffer with a NaN, and 0, full scale, for any with an Inf).  100 ms
+ * at 16 kHz mono F32 (the level of the samples as they come): half NaN or
+ * half +-Inf, half a full-scale square, read -3 dBov (3); a 0.5 square
+ * with every tenth sample NaN reads 20 log10 (0.5 sqrt (0.9)) = -6.5 dBov
+ * (6); all NaN or all Inf read as silence (127), like zeros; +-1e30 reads
+ * full scale (0).  Resampled from 48 kHz stereo, half NaN and half square
+ * reads -3 dBov +- 1 (the resampler smears the NaN over a few samples). */
+GST_START_TEST (test_hostile_level_meta)
+{
+  const gsize n = 1600;
+  gfloat *x = g_new (gfloat, n);
+  gfloat *x48 = g_new (gfloat, 3 * n);
+  guint level;
+
+#define SQUARE(i, a) ((((i) / 80) & 1) ? (a) : -(a))
+  for (gsize i = 0; i < n; i++)
+    x[i] = i < n / 2 ? NAN : SQUARE (i, 1.0f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 3);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i < n / 2 ? (i & 1 ? INFINITY : -INFINITY) : SQUARE (i, 1.0f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 3);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i % 10 == 3 ? NAN : SQUARE (i, 0.5f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 6);
+  for (gsize i = 0; i < n; i++)
+    x[i] = NAN;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i & 1 ? INFINITY : -INFINITY;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = 0.0f;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i & 1 ? 1e30f : -1e30f;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 0);
+
+  for (gsize i = 0; i < 3 * n; i++)
+    x48[i] = i < 3 * n / 2 ? NAN : SQUARE (i, 1.0f);
+  level = level_of (x48, 3 * n, 48000, 2);
+  fail_unless (level >= 2 && level <= 4, "48 kHz: level %u", level);
+#undef SQUARE
+  g_free (x);
+  g_free (x48);
 }
 
 GST_END_TEST
@@ -1278,6 +1357,7 @@ hostile_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hostile_samples_f32);
   tcase_add_test (tc, test_hostile_samples_f64);
+  tcase_add_test (tc, test_hostile_level_meta);
   tcase_add_test (tc, test_empty_and_untimed_buffers);
   tcase_add_test (tc, test_renegotiation_mix);
   tcase_add_test (tc, test_renegotiation_each);
