@@ -1364,6 +1364,48 @@ gst_earshot_setup (GstAudioFilter * filter, const GstAudioInfo * info)
   return ok;
 }
 
+/* What gst_audio_buffer_map() requires of a buffer's GstAudioMeta (it logs
+ * a critical, or reads the planes as the meta says, otherwise): planar
+ * audio needs a meta, and a meta must match the caps and fit the buffer.
+ * Posts an error and returns FALSE when the buffer falls short. */
+static gboolean
+buffer_layout_ok (GstEarshot * self, GstBuffer * buf)
+{
+  const GstAudioInfo *info = GST_AUDIO_FILTER_INFO (self);
+  GstAudioMeta *meta = gst_buffer_get_audio_meta (buf);
+
+  if (meta == NULL && GST_AUDIO_INFO_LAYOUT (info) !=
+      GST_AUDIO_LAYOUT_INTERLEAVED) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Non-interleaved audio buffer without a GstAudioMeta: the element "
+            "upstream did not say where the channels' planes are"), (NULL));
+    return FALSE;
+  }
+  if (meta && !gst_audio_info_is_equal (&meta->info, info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Audio buffer's GstAudioMeta (%s, %d Hz, %d channels, %s) does not "
+            "match the caps (%s, %d Hz, %d channels, %s)",
+            GST_AUDIO_INFO_NAME (&meta->info), GST_AUDIO_INFO_RATE
+            (&meta->info), GST_AUDIO_INFO_CHANNELS (&meta->info),
+            GST_AUDIO_INFO_LAYOUT (&meta->info) ==
+            GST_AUDIO_LAYOUT_INTERLEAVED ? "interleaved" : "non-interleaved",
+            GST_AUDIO_INFO_NAME (info), GST_AUDIO_INFO_RATE (info),
+            GST_AUDIO_INFO_CHANNELS (info),
+            GST_AUDIO_INFO_LAYOUT (info) == GST_AUDIO_LAYOUT_INTERLEAVED ?
+            "interleaved" : "non-interleaved"), (NULL));
+    return FALSE;
+  }
+  if (meta && meta->samples > gst_buffer_get_size (buf) /
+      GST_AUDIO_INFO_BPF (info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Audio buffer's GstAudioMeta claims %" G_GSIZE_FORMAT " samples; "
+            "the buffer holds %" G_GSIZE_FORMAT, meta->samples,
+            gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (info)), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_earshot_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -1408,6 +1450,8 @@ gst_earshot_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         GST_TIME_ARGS (self->anchor));
   }
 
+  if (!buffer_layout_ok (self, buf))
+    return GST_FLOW_ERROR;
   if (!gst_audio_buffer_map (&abuf, GST_AUDIO_FILTER_INFO (self), buf,
           GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot read an audio buffer"),

@@ -8,10 +8,11 @@
  * times exact; caps renegotiated mid-stream (rate, format, channels) keep
  * frames coming in order; every rate and channel count passes bit-identical
  * with the right number of frames, up to 63 channels (64 and more are
- * refused at negotiation); EOS and GAP without data are handled; a pipeline
- * survives 1000 NULL <-> PLAYING cycles and a model swapped 1000 times from
- * another thread, without leaks (the sanitizer build runs this suite with
- * leak detection) or deadlocks.
+ * refused at negotiation); planar buffers without a GstAudioMeta that
+ * fits are refused with an element error and nothing logged; EOS and GAP
+ * without data are handled; a pipeline survives 1000 NULL <-> PLAYING
+ * cycles and a model swapped 1000 times from another thread, without leaks
+ * (the sanitizer build runs this suite with leak detection) or deadlocks.
  *
  * Models are built in code (models.c); signals are generated here. */
 #include <gst/audio/audio.h>
@@ -906,6 +907,133 @@ GST_START_TEST (test_channel_limit)
 
 GST_END_TEST
 
+/* ---- 4b. planar buffers and their GstAudioMeta ------------------------- */
+
+/* Counts the criticals and warnings logged while it is installed. */
+static const gchar *const log_domains[] = { "GStreamer-Audio",
+  "GStreamer-Base", "GStreamer", "GLib-GObject", "GLib"
+};
+
+static guint log_handlers[G_N_ELEMENTS (log_domains)];
+static guint logged;
+static GLogLevelFlags saved_fatal_mask;
+
+static void
+count_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer user_data)
+{
+  g_printerr ("logged (%s): %s\n", domain, message);
+  logged++;
+}
+
+static void
+count_logs_start (void)
+{
+  logged = 0;
+  /* a critical fails through the count, with its message, not an abort */
+  saved_fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  for (guint i = 0; i < G_N_ELEMENTS (log_domains); i++)
+    log_handlers[i] = g_log_set_handler (log_domains[i],
+        G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL,
+        count_log, NULL);
+}
+
+static guint
+count_logs_stop (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (log_domains); i++)
+    g_log_remove_handler (log_domains[i], log_handlers[i]);
+  g_log_set_always_fatal (saved_fatal_mask);
+  return logged;
+}
+
+/* Pushes 10 ms of planar F32 stereo at 16 kHz: with a GstAudioMeta as
+ * `meta_info` says (NULL: none), changed afterwards (as a careless
+ * upstream element might) to claim `meta_samples` samples and to put the
+ * second plane at byte `offset1`.  Returns the flow; *error gets the
+ * element's error message, if any (free it). */
+static GstFlowReturn
+push_planar (const GstAudioInfo * meta_info, gsize meta_samples,
+    gsize offset1, gchar ** error)
+{
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, "audio/x-raw,format=F32LE,"
+      "rate=16000,channels=2,layout=non-interleaved,"
+      "channel-mask=(bitmask)0x3", &bus, NULL);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 2 * 160 * sizeof (gfloat),
+      NULL);
+  GstFlowReturn ret;
+  GstMessage *msg;
+
+  gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+  if (meta_info) {
+    GstAudioMeta *meta = gst_buffer_add_audio_meta (buf, meta_info, 160,
+        NULL);
+    meta->samples = meta_samples;
+    meta->offsets[1] = offset1;
+  }
+  GST_BUFFER_PTS (buf) = 0;
+  *error = NULL;
+  ret = gst_harness_push (h, buf);
+  while ((msg = gst_bus_pop (bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && *error == NULL) {
+      GError *err = NULL;
+      gst_message_parse_error (msg, &err, NULL);
+      *error = g_strdup (err->message);
+      g_error_free (err);
+    }
+    gst_message_unref (msg);
+  }
+  free_harness (h, bus);
+  return ret;
+}
+
+/* A planar (non-interleaved) buffer needs a GstAudioMeta that matches the
+ * caps and fits the buffer: without one, gst_audio_buffer_map() logged a
+ * critical before the element's error.  Now such a buffer is refused with
+ * an element error (GST_FLOW_ERROR) that says why, and nothing is logged;
+ * a matching meta works. */
+GST_START_TEST (test_planar_without_meta)
+{
+  GstAudioInfo info, other;
+  GstAudioChannelPosition pos[2] = { GST_AUDIO_CHANNEL_POSITION_FRONT_LEFT,
+    GST_AUDIO_CHANNEL_POSITION_FRONT_RIGHT
+  };
+  gchar *error;
+
+  gst_audio_info_set_format (&info, GST_AUDIO_FORMAT_F32LE, 16000, 2, pos);
+  info.layout = GST_AUDIO_LAYOUT_NON_INTERLEAVED;
+  other = info;
+  other.rate = 8000;
+
+  count_logs_start ();
+  fail_unless_equals_int (push_planar (&info, 160, 640, &error),
+      GST_FLOW_OK);
+  fail_unless (error == NULL, "%s", error);
+
+  fail_unless_equals_int (push_planar (NULL, 0, 0, &error), GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  /* a meta that does not match the caps, or claims more samples than the
+   * buffer holds */
+  fail_unless_equals_int (push_planar (&other, 160, 640, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  fail_unless_equals_int (push_planar (&info, 161, 640, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  /* a plane outside the buffer: gst_audio_buffer_map() fails quietly */
+  fail_unless_equals_int (push_planar (&info, 160, 100000, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error != NULL);
+  g_free (error);
+  fail_unless_equals_int (count_logs_stop (), 0);
+}
+
+GST_END_TEST
+
 /* ---- 5. EOS and GAP without data --------------------------------------- */
 
 /* Whether EOS came out of the element. */
@@ -1364,6 +1492,7 @@ hostile_suite (void)
   tcase_add_test (tc, test_rates_and_channels);
   tcase_add_test (tc, test_rates_and_channels_each);
   tcase_add_test (tc, test_channel_limit);
+  tcase_add_test (tc, test_planar_without_meta);
   tcase_add_test (tc, test_eos_without_data);
   tcase_add_test (tc, test_gap_only_stream);
   tcase_add_test (tc, test_state_cycles);
