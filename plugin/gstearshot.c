@@ -995,8 +995,11 @@ drain (GstEarshot * self)
     guint64 want = gst_util_uint64_scale_int_ceil (self->in_samples,
         self->model_rate, GST_AUDIO_INFO_RATE (&self->in_info));
     gsize tail = gst_audio_converter_get_max_latency (self->conv);
+    /* upsampling, GStreamer 1.22's resampler holds back one input sample
+     * more than its latency says: 1000 model samples at 16 Hz, a second's
+     * worth at 1 Hz */
     if (tail > 0 && want > self->out_samples)
-      classify_silence (self, tail, want - self->out_samples, FALSE);
+      classify_silence (self, tail + 1, want - self->out_samples, FALSE);
   }
   frames = earshot_stream_frames_pending (self->channels[0].stream);
   if (frames > 0) {

@@ -907,6 +907,87 @@ GST_START_TEST (test_channel_limit)
 
 GST_END_TEST
 
+/* ---- 4a. very low, odd and very high rates ----------------------------- */
+
+/* n samples x channels of S16 at `rate` through a fresh rnn element, in
+ * timed buffers of `chunk` samples (the last one shorter), then EOS: each
+ * classified channel gets exactly ceil (m / hop) frames, m = ceil (n x
+ * 16000 / rate) model-rate samples, at exactly t0 + 10 ms x index. */
+static void
+check_rate_frames (gint rate, gint channels, gint mode, guint64 n,
+    guint64 chunk)
+{
+  gchar *caps = caps_string ("S16LE", rate, channels);
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, caps, &bus, "channel-mode", mode,
+      NULL);
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+  GRand *r = g_rand_new_with_seed (rate);
+  gint16 *x = g_new (gint16, chunk * channels);
+  const GstClockTime t0 = 7 * GST_SECOND;
+  guint64 m = ((guint64) n * MODEL_RATE + rate - 1) / rate;
+  guint64 want = (m + 159) / 160;
+  guint nc = mode ? (guint) channels : 1;
+
+  for (guint64 done = 0; done < n; done += chunk) {
+    gsize len = (gsize) MIN (chunk, n - done);
+    for (gsize i = 0; i < len * channels; i++)
+      x[i] = (gint16) g_rand_int_range (r, -9000, 9000);
+    gst_buffer_unref (push_bytes (h, x, len * channels * sizeof (gint16),
+            t0 + gst_util_uint64_scale_int (done, GST_SECOND, rate)));
+    collect (bus, frames);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  collect (bus, frames);
+
+  for (guint c = 0; c < nc; c++) {
+    gint ch = mode ? (gint) c : -1;
+    guint64 j = 0;
+
+    for (guint i = 0; i < frames->len; i++) {
+      const Frame *f = &g_array_index (frames, Frame, i);
+      if (f->channel != ch)
+        continue;
+      fail_unless (f->ts == t0 + j * HOP_NS, "%d Hz: frame %" G_GUINT64_FORMAT
+          " at %" GST_TIME_FORMAT, rate, j, GST_TIME_ARGS (f->ts));
+      j++;
+    }
+    fail_unless (j == want, "%d Hz x %d, %" G_GUINT64_FORMAT " samples: %"
+        G_GUINT64_FORMAT " frames on channel %d, expected %" G_GUINT64_FORMAT,
+        rate, channels, n, j, ch, want);
+  }
+  free_harness (h, bus);
+  g_array_unref (frames);
+  g_rand_free (r);
+  g_free (x);
+  g_free (caps);
+}
+
+/* Rates from 1 Hz to 1 MHz give exactly the frames of their audio's length
+ * at the model's rate, at exact times.  Below 16 kHz the element upsamples,
+ * and the drain at EOS used to stop one input sample short of the end: a
+ * second of audio (100 frames) missing at 1 Hz, 6 frames at 16 Hz. */
+GST_START_TEST (test_low_and_odd_rates)
+{
+  static const gint low[] = { 1, 2, 3, 5, 7, 11, 16 };
+  static const gint odd[] = { 100, 8000, 11025, 22050, 44100, 96000,
+    192000, 1000000
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (low); i++) {
+    check_rate_frames (low[i], 1, 0, 5, 1);     /* one sample per buffer */
+    check_rate_frames (low[i], 1, 0, 3 * low[i] + 1, 2);
+  }
+  check_rate_frames (1, 2, 1, 4, 3);
+  for (guint i = 0; i < G_N_ELEMENTS (odd); i++) {
+    /* 0.55 s and 7 samples, in buffers of an odd size */
+    check_rate_frames (odd[i], 1, 0, odd[i] * 11 / 20 + 7, odd[i] / 7 + 1);
+    check_rate_frames (odd[i], 2, 1, odd[i] / 4 + 3, odd[i] / 13 + 1);
+  }
+}
+
+GST_END_TEST
+
 /* ---- 4b. planar buffers and their GstAudioMeta ------------------------- */
 
 /* Counts the criticals and warnings logged while it is installed. */
@@ -1492,6 +1573,7 @@ hostile_suite (void)
   tcase_add_test (tc, test_rates_and_channels);
   tcase_add_test (tc, test_rates_and_channels_each);
   tcase_add_test (tc, test_channel_limit);
+  tcase_add_test (tc, test_low_and_odd_rates);
   tcase_add_test (tc, test_planar_without_meta);
   tcase_add_test (tc, test_eos_without_data);
   tcase_add_test (tc, test_gap_only_stream);
