@@ -10,8 +10,10 @@
  * `earshot` passes audio through untouched (the buffers' memory is never
  * written) while it classifies an internal copy, frame by frame, with the
  * recurrent network of an Earshot model (`.earshot` file).  Any raw audio
- * format and rate, with up to 63 channels, is accepted: the copy is
- * converted to mono (the mean of all channels,
+ * format, at any rate from 1 Hz to 1 MHz, with up to 63 channels, is
+ * accepted (but a model whose band starts at or above half the rate
+ * refuses it at negotiation): the copy is converted to mono (the mean of
+ * all channels,
  * #GstEarshot:channel-mode=mix) or kept per channel (channel-mode=each, one
  * recurrent state per channel) 32-bit float at the model's sample rate with
  * a #GstAudioConverter, so no `audioresample` is needed in front.
@@ -291,9 +293,14 @@ GST_ELEMENT_REGISTER_DEFINE (earshot, "earshot", GST_RANK_NONE,
  * 64 or more, gst_audio_converter_new crashes in GStreamer 1.22). */
 #define MAX_CHANNELS 63
 
+/* GstAudioConverter's resampler needs memory that grows with the ratio of
+ * the rates, and GStreamer 1.22 aborts the process when it cannot have it
+ * (an 800 GB allocation at 2^31 - 1 Hz).  1 MHz is tested. */
+#define MAX_RATE 1000000
+
 #define ALLOWED_CAPS \
     "audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", " \
-    "rate = (int) [ 1, MAX ], " \
+    "rate = (int) [ 1, " G_STRINGIFY (MAX_RATE) " ], " \
     "channels = (int) [ 1, " G_STRINGIFY (MAX_CHANNELS) " ], " \
     "layout = (string) { interleaved, non-interleaved }"
 

@@ -7,8 +7,9 @@
  * classifier does; empty and untimed buffers keep the frame count and
  * times exact; caps renegotiated mid-stream (rate, format, channels) keep
  * frames coming in order; every rate and channel count passes bit-identical
- * with the right number of frames, up to 63 channels (64 and more are
- * refused at negotiation); planar buffers without a GstAudioMeta that
+ * with the right number of frames, rates from 1 Hz to 1 MHz with exactly
+ * the frames of their length at the model's rate, up to 63 channels (64
+ * and more, and rates above 1 MHz, are refused at negotiation); planar buffers without a GstAudioMeta that
  * fits are refused with an element error and nothing logged; EOS and GAP
  * without data are handled; a pipeline survives 1000 NULL <-> PLAYING
  * cycles and a model swapped 1000 times from another thread, without leaks
@@ -988,6 +989,40 @@ GST_START_TEST (test_low_and_odd_rates)
 
 GST_END_TEST
 
+/* Rates above 1 MHz are refused at negotiation (GStreamer 1.22's resampler
+ * needs memory that grows with the rate, and aborts the process on a
+ * failed allocation of 800 GB at 2^31 - 1 Hz); 1 MHz itself works (above). */
+GST_START_TEST (test_rate_limit)
+{
+  static const gint too_high[] = { 1000001, 500000000, G_MAXINT };
+
+  for (guint i = 0; i < G_N_ELEMENTS (too_high); i++) {
+    gchar *str = caps_string ("S16LE", too_high[i], 1);
+    GstCaps *caps = gst_caps_from_string (str);
+    GstBus *bus;
+    GstHarness *h = new_harness (rnn_path, NULL, &bus, NULL);
+    GstPad *sink = gst_element_get_static_pad (h->element, "sink");
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 2 * 4096, NULL);
+    GstSegment segment;
+
+    fail_if (gst_pad_query_accept_caps (sink, caps), "%s accepted", str);
+    fail_unless (gst_harness_push_event (h,
+            gst_event_new_stream_start ("fast")));
+    gst_harness_push_event (h, gst_event_new_caps (caps));
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_harness_push_event (h, gst_event_new_segment (&segment));
+    gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+    fail_unless_equals_int (gst_harness_push (h, buf),
+        GST_FLOW_NOT_NEGOTIATED);
+    gst_object_unref (sink);
+    gst_caps_unref (caps);
+    free_harness (h, bus);
+    g_free (str);
+  }
+}
+
+GST_END_TEST
+
 /* ---- 4b. planar buffers and their GstAudioMeta ------------------------- */
 
 /* Counts the criticals and warnings logged while it is installed. */
@@ -1574,6 +1609,7 @@ hostile_suite (void)
   tcase_add_test (tc, test_rates_and_channels_each);
   tcase_add_test (tc, test_channel_limit);
   tcase_add_test (tc, test_low_and_odd_rates);
+  tcase_add_test (tc, test_rate_limit);
   tcase_add_test (tc, test_planar_without_meta);
   tcase_add_test (tc, test_eos_without_data);
   tcase_add_test (tc, test_gap_only_stream);
