@@ -10,8 +10,10 @@
  * `earshot` passes audio through untouched (the buffers' memory is never
  * written) while it classifies an internal copy, frame by frame, with the
  * recurrent network of an Earshot model (`.earshot` file).  Any raw audio
- * format and rate, with up to 63 channels, is accepted: the copy is
- * converted to mono (the mean of all channels,
+ * format, at any rate from 1 Hz to 1 MHz, with up to 63 channels, is
+ * accepted (but a model whose band starts at or above half the rate
+ * refuses it at negotiation): the copy is converted to mono (the mean of
+ * all channels,
  * #GstEarshot:channel-mode=mix) or kept per channel (channel-mode=each, one
  * recurrent state per channel) 32-bit float at the model's sample rate with
  * a #GstAudioConverter, so no `audioresample` is needed in front.
@@ -100,7 +102,8 @@
  * voice_activity says whether any frame completed during the buffer was
  * classified as speech (the previous frame's decision when none was); an
  * existing level meta keeps its level, a new one gets the level of the
- * analysed copy in -dBov.
+ * analysed copy in -dBov (NaN and Inf samples count as silence, as they
+ * do for the classifier).
  *
  * ## Example launch line
  * |[
@@ -290,9 +293,14 @@ GST_ELEMENT_REGISTER_DEFINE (earshot, "earshot", GST_RANK_NONE,
  * 64 or more, gst_audio_converter_new crashes in GStreamer 1.22). */
 #define MAX_CHANNELS 63
 
+/* GstAudioConverter's resampler needs memory that grows with the ratio of
+ * the rates, and GStreamer 1.22 aborts the process when it cannot have it
+ * (an 800 GB allocation at 2^31 - 1 Hz).  1 MHz is tested. */
+#define MAX_RATE 1000000
+
 #define ALLOWED_CAPS \
     "audio/x-raw, format = (string) " GST_AUDIO_FORMATS_ALL ", " \
-    "rate = (int) [ 1, MAX ], " \
+    "rate = (int) [ 1, " G_STRINGIFY (MAX_RATE) " ], " \
     "channels = (int) [ 1, " G_STRINGIFY (MAX_CHANNELS) " ], " \
     "layout = (string) { interleaved, non-interleaved }"
 
@@ -875,6 +883,31 @@ ensure_planes (GstEarshot * self, gsize n)
     self->planes[c] = g_renew (gfloat, self->planes[c], self->planes_cap);
 }
 
+/* Sum of the squares of x[n] for the level meta, of the samples as the
+ * front end sees them (earshot_features_push): NaN and Inf count as 0,
+ * others are clamped to +-EARSHOT_FEATURES_MAX_SAMPLE.  Only a NaN or an
+ * Inf makes the plain sum non-finite (a float squared fits a double), so
+ * the sanitising pass runs only then.  Without one, the clamp can only
+ * matter to a buffer of over a million samples: below that, one sample
+ * beyond it reads full scale (0 -dBov) clamped or not. */
+static gdouble
+sum_squares (const gfloat * x, gsize n)
+{
+  gdouble sum = 0.0;
+
+  for (gsize i = 0; i < n; i++)
+    sum += (gdouble) x[i] * x[i];
+  if (isfinite (sum))
+    return sum;
+  sum = 0.0;
+  for (gsize i = 0; i < n; i++) {
+    gfloat v = isfinite (x[i]) ? CLAMP (x[i], -EARSHOT_FEATURES_MAX_SAMPLE,
+        EARSHOT_FEATURES_MAX_SAMPLE) : 0.0f;
+    sum += (gdouble) v * v;
+  }
+  return sum;
+}
+
 /* Classifies `in_frames` input samples (in: the buffer's planes).  At most
  * max_out model-rate samples are classified (the resampler's tail at the
  * end of a stream is cut to the input's length).  Returns how many were. */
@@ -909,10 +942,7 @@ classify (GstEarshot * self, const gpointer * in, gsize in_frames,
     return 0;
 
   for (guint c = 0; c < self->n_channels; c++) {
-    gdouble sum = 0.0;
-    for (gsize i = 0; i < n_out; i++)
-      sum += (gdouble) x[c][i] * x[c][i];
-    self->batch.sum_squares += sum;
+    self->batch.sum_squares += sum_squares (x[c], n_out);
     self->batch.n_squares += n_out;
   }
 
@@ -972,8 +1002,11 @@ drain (GstEarshot * self)
     guint64 want = gst_util_uint64_scale_int_ceil (self->in_samples,
         self->model_rate, GST_AUDIO_INFO_RATE (&self->in_info));
     gsize tail = gst_audio_converter_get_max_latency (self->conv);
+    /* upsampling, GStreamer 1.22's resampler holds back one input sample
+     * more than its latency says: 1000 model samples at 16 Hz, a second's
+     * worth at 1 Hz */
     if (tail > 0 && want > self->out_samples)
-      classify_silence (self, tail, want - self->out_samples, FALSE);
+      classify_silence (self, tail + 1, want - self->out_samples, FALSE);
   }
   frames = earshot_stream_frames_pending (self->channels[0].stream);
   if (frames > 0) {
@@ -1341,6 +1374,48 @@ gst_earshot_setup (GstAudioFilter * filter, const GstAudioInfo * info)
   return ok;
 }
 
+/* What gst_audio_buffer_map() requires of a buffer's GstAudioMeta (it logs
+ * a critical, or reads the planes as the meta says, otherwise): planar
+ * audio needs a meta, and a meta must match the caps and fit the buffer.
+ * Posts an error and returns FALSE when the buffer falls short. */
+static gboolean
+buffer_layout_ok (GstEarshot * self, GstBuffer * buf)
+{
+  const GstAudioInfo *info = GST_AUDIO_FILTER_INFO (self);
+  GstAudioMeta *meta = gst_buffer_get_audio_meta (buf);
+
+  if (meta == NULL && GST_AUDIO_INFO_LAYOUT (info) !=
+      GST_AUDIO_LAYOUT_INTERLEAVED) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Non-interleaved audio buffer without a GstAudioMeta: the element "
+            "upstream did not say where the channels' planes are"), (NULL));
+    return FALSE;
+  }
+  if (meta && !gst_audio_info_is_equal (&meta->info, info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Audio buffer's GstAudioMeta (%s, %d Hz, %d channels, %s) does not "
+            "match the caps (%s, %d Hz, %d channels, %s)",
+            GST_AUDIO_INFO_NAME (&meta->info), GST_AUDIO_INFO_RATE
+            (&meta->info), GST_AUDIO_INFO_CHANNELS (&meta->info),
+            GST_AUDIO_INFO_LAYOUT (&meta->info) ==
+            GST_AUDIO_LAYOUT_INTERLEAVED ? "interleaved" : "non-interleaved",
+            GST_AUDIO_INFO_NAME (info), GST_AUDIO_INFO_RATE (info),
+            GST_AUDIO_INFO_CHANNELS (info),
+            GST_AUDIO_INFO_LAYOUT (info) == GST_AUDIO_LAYOUT_INTERLEAVED ?
+            "interleaved" : "non-interleaved"), (NULL));
+    return FALSE;
+  }
+  if (meta && meta->samples > gst_buffer_get_size (buf) /
+      GST_AUDIO_INFO_BPF (info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Audio buffer's GstAudioMeta claims %" G_GSIZE_FORMAT " samples; "
+            "the buffer holds %" G_GSIZE_FORMAT, meta->samples,
+            gst_buffer_get_size (buf) / GST_AUDIO_INFO_BPF (info)), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_earshot_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -1385,6 +1460,8 @@ gst_earshot_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         GST_TIME_ARGS (self->anchor));
   }
 
+  if (!buffer_layout_ok (self, buf))
+    return GST_FLOW_ERROR;
   if (!gst_audio_buffer_map (&abuf, GST_AUDIO_FILTER_INFO (self), buf,
           GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot read an audio buffer"),

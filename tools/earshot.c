@@ -100,6 +100,10 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* Numbers go out, into label files, tables, CSV and JSON, with '.'
+   * whatever the locale: Audacity and our own label parser read no
+   * other. */
+  setlocale (LC_NUMERIC, "C");
   g_set_prgname ("earshot");
 
   if (argc < 2) {

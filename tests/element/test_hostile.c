@@ -3,14 +3,17 @@
  *
  * Each test asserts what surviving means: NaN, Inf, denormals and
  * full-scale squares leave every message and meta finite and are forgotten
- * within a second; empty and untimed buffers keep the frame count and
+ * within a second, and the level meta reads NaN and Inf as silence, as the
+ * classifier does; empty and untimed buffers keep the frame count and
  * times exact; caps renegotiated mid-stream (rate, format, channels) keep
  * frames coming in order; every rate and channel count passes bit-identical
- * with the right number of frames, up to 63 channels (64 and more are
- * refused at negotiation); EOS and GAP without data are handled; a pipeline
- * survives 1000 NULL <-> PLAYING cycles and a model swapped 1000 times from
- * another thread, without leaks (the sanitizer build runs this suite with
- * leak detection) or deadlocks.
+ * with the right number of frames, rates from 1 Hz to 1 MHz with exactly
+ * the frames of their length at the model's rate, up to 63 channels (64
+ * and more, and rates above 1 MHz, are refused at negotiation); planar buffers without a GstAudioMeta that
+ * fits are refused with an element error and nothing logged; EOS and GAP
+ * without data are handled; a pipeline survives 1000 NULL <-> PLAYING
+ * cycles and a model swapped 1000 times from another thread, without leaks
+ * (the sanitizer build runs this suite with leak detection) or deadlocks.
  *
  * Models are built in code (models.c); signals are generated here. */
 #include <gst/audio/audio.h>
@@ -470,6 +473,84 @@ GST_START_TEST (test_hostile_samples_f64)
 
 GST_END_TEST
 
+/* The GstAudioLevelMeta of a buffer of `n` F32 samples x `channels`, all
+ * channels alike (a fresh rnn element: its model has a "speech" class). */
+static guint
+level_of (const gfloat * x, gsize n, gint rate, gint channels)
+{
+  gchar *caps = caps_string ("F32LE", rate, channels);
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, caps, &bus, NULL);
+  gfloat *y = g_new (gfloat, n * channels);
+  GstAudioLevelMeta *lm;
+  GstBuffer *out;
+  guint level;
+
+  for (gsize i = 0; i < n; i++)
+    for (gint c = 0; c < channels; c++)
+      y[i * channels + c] = x[i];
+  out = push_bytes (h, y, n * channels * sizeof (gfloat), 0);
+  lm = gst_buffer_get_audio_level_meta (out);
+  fail_unless (lm != NULL, "no level meta");
+  level = lm->level;
+  gst_buffer_unref (out);
+  collect (bus, NULL);
+  free_harness (h, bus);
+  g_free (y);
+  g_free (caps);
+  return level;
+}
+
+/* The level meta reads hostile samples as the front end does: NaN and Inf
+ * as 0, the rest clamped to +-1000 (it used to say 127 -dBov, silence, for
+ * any buffer with a NaN, and 0, full scale, for any with an Inf).  100 ms
+ * at 16 kHz mono F32 (the level of the samples as they come): half NaN or
+ * half +-Inf, half a full-scale square, read -3 dBov (3); a 0.5 square
+ * with every tenth sample NaN reads 20 log10 (0.5 sqrt (0.9)) = -6.5 dBov
+ * (6); all NaN or all Inf read as silence (127), like zeros; +-1e30 reads
+ * full scale (0).  Resampled from 48 kHz stereo, half NaN and half square
+ * reads -3 dBov +- 1 (the resampler smears the NaN over a few samples). */
+GST_START_TEST (test_hostile_level_meta)
+{
+  const gsize n = 1600;
+  gfloat *x = g_new (gfloat, n);
+  gfloat *x48 = g_new (gfloat, 3 * n);
+  guint level;
+
+#define SQUARE(i, a) ((((i) / 80) & 1) ? (a) : -(a))
+  for (gsize i = 0; i < n; i++)
+    x[i] = i < n / 2 ? NAN : SQUARE (i, 1.0f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 3);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i < n / 2 ? (i & 1 ? INFINITY : -INFINITY) : SQUARE (i, 1.0f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 3);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i % 10 == 3 ? NAN : SQUARE (i, 0.5f);
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 6);
+  for (gsize i = 0; i < n; i++)
+    x[i] = NAN;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i & 1 ? INFINITY : -INFINITY;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = 0.0f;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 127);
+  for (gsize i = 0; i < n; i++)
+    x[i] = i & 1 ? 1e30f : -1e30f;
+  fail_unless_equals_int (level_of (x, n, MODEL_RATE, 1), 0);
+
+  for (gsize i = 0; i < 3 * n; i++)
+    x48[i] = i < 3 * n / 2 ? NAN : SQUARE (i, 1.0f);
+  level = level_of (x48, 3 * n, 48000, 2);
+  fail_unless (level >= 2 && level <= 4, "48 kHz: level %u", level);
+#undef SQUARE
+  g_free (x);
+  g_free (x48);
+}
+
+GST_END_TEST
+
 /* ---- 2. empty and untimed buffers -------------------------------------- */
 
 /* Buffers of n samples, timestamped or not. */
@@ -707,7 +788,7 @@ GST_END_TEST
 /* ---- 4. rates and channel counts --------------------------------------- */
 
 /* 0.2 s in five 40 ms buffers (a whole number of samples at every rate):
- * bit-identical output, frames in the metas, and 20 frames (+-1) per
+ * bit-identical output, frames in the metas, and exactly 20 frames per
  * classified channel in the messages after EOS. */
 static void
 check_format (const gchar * format, gint rate, gint channels, gint mode,
@@ -741,7 +822,7 @@ check_format (const gchar * format, gint rate, gint channels, gint mode,
       meta_frames);
   for (guint c = 0; c < nc; c++) {
     guint got = count_channel (frames, mode ? (gint) c : -1);
-    fail_unless (got >= 19 && got <= 21, "%s: channel %u: %u frames", caps,
+    fail_unless (got == 20, "%s: channel %u: %u frames", caps,
         c, got);
   }
   free_harness (h, bus);
@@ -823,6 +904,248 @@ GST_START_TEST (test_channel_limit)
     }
   }
   g_rand_free (r);
+}
+
+GST_END_TEST
+
+/* ---- 4a. very low, odd and very high rates ----------------------------- */
+
+/* n samples x channels of S16 at `rate` through a fresh rnn element, in
+ * timed buffers of `chunk` samples (the last one shorter), then EOS: each
+ * classified channel gets exactly ceil (m / hop) frames, m = ceil (n x
+ * 16000 / rate) model-rate samples, at exactly t0 + 10 ms x index. */
+static void
+check_rate_frames (gint rate, gint channels, gint mode, guint64 n,
+    guint64 chunk)
+{
+  gchar *caps = caps_string ("S16LE", rate, channels);
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, caps, &bus, "channel-mode", mode,
+      NULL);
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+  GRand *r = g_rand_new_with_seed (rate);
+  gint16 *x = g_new (gint16, chunk * channels);
+  const GstClockTime t0 = 7 * GST_SECOND;
+  guint64 m = ((guint64) n * MODEL_RATE + rate - 1) / rate;
+  guint64 want = (m + 159) / 160;
+  guint nc = mode ? (guint) channels : 1;
+
+  for (guint64 done = 0; done < n; done += chunk) {
+    gsize len = (gsize) MIN (chunk, n - done);
+    for (gsize i = 0; i < len * channels; i++)
+      x[i] = (gint16) g_rand_int_range (r, -9000, 9000);
+    gst_buffer_unref (push_bytes (h, x, len * channels * sizeof (gint16),
+            t0 + gst_util_uint64_scale_int (done, GST_SECOND, rate)));
+    collect (bus, frames);
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  collect (bus, frames);
+
+  for (guint c = 0; c < nc; c++) {
+    gint ch = mode ? (gint) c : -1;
+    guint64 j = 0;
+
+    for (guint i = 0; i < frames->len; i++) {
+      const Frame *f = &g_array_index (frames, Frame, i);
+      if (f->channel != ch)
+        continue;
+      fail_unless (f->ts == t0 + j * HOP_NS, "%d Hz: frame %" G_GUINT64_FORMAT
+          " at %" GST_TIME_FORMAT, rate, j, GST_TIME_ARGS (f->ts));
+      j++;
+    }
+    fail_unless (j == want, "%d Hz x %d, %" G_GUINT64_FORMAT " samples: %"
+        G_GUINT64_FORMAT " frames on channel %d, expected %" G_GUINT64_FORMAT,
+        rate, channels, n, j, ch, want);
+  }
+  free_harness (h, bus);
+  g_array_unref (frames);
+  g_rand_free (r);
+  g_free (x);
+  g_free (caps);
+}
+
+/* Rates from 1 Hz to 1 MHz give exactly the frames of their audio's length
+ * at the model's rate, at exact times.  Below 16 kHz the element upsamples,
+ * and the drain at EOS used to stop one input sample short of the end: a
+ * second of audio (100 frames) missing at 1 Hz, 6 frames at 16 Hz. */
+GST_START_TEST (test_low_and_odd_rates)
+{
+  static const gint low[] = { 1, 2, 3, 5, 7, 11, 16 };
+  static const gint odd[] = { 100, 8000, 11025, 22050, 44100, 96000,
+    192000, 1000000
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (low); i++) {
+    check_rate_frames (low[i], 1, 0, 5, 1);     /* one sample per buffer */
+    check_rate_frames (low[i], 1, 0, 3 * low[i] + 1, 2);
+  }
+  check_rate_frames (1, 2, 1, 4, 3);
+  for (guint i = 0; i < G_N_ELEMENTS (odd); i++) {
+    /* 0.55 s and 7 samples, in buffers of an odd size */
+    check_rate_frames (odd[i], 1, 0, odd[i] * 11 / 20 + 7, odd[i] / 7 + 1);
+    check_rate_frames (odd[i], 2, 1, odd[i] / 4 + 3, odd[i] / 13 + 1);
+  }
+}
+
+GST_END_TEST
+
+/* Rates above 1 MHz are refused at negotiation (GStreamer 1.22's resampler
+ * needs memory that grows with the rate, and aborts the process on a
+ * failed allocation of 800 GB at 2^31 - 1 Hz); 1 MHz itself works (above). */
+GST_START_TEST (test_rate_limit)
+{
+  static const gint too_high[] = { 1000001, 500000000, G_MAXINT };
+
+  for (guint i = 0; i < G_N_ELEMENTS (too_high); i++) {
+    gchar *str = caps_string ("S16LE", too_high[i], 1);
+    GstCaps *caps = gst_caps_from_string (str);
+    GstBus *bus;
+    GstHarness *h = new_harness (rnn_path, NULL, &bus, NULL);
+    GstPad *sink = gst_element_get_static_pad (h->element, "sink");
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 2 * 4096, NULL);
+    GstSegment segment;
+
+    fail_if (gst_pad_query_accept_caps (sink, caps), "%s accepted", str);
+    fail_unless (gst_harness_push_event (h,
+            gst_event_new_stream_start ("fast")));
+    gst_harness_push_event (h, gst_event_new_caps (caps));
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_harness_push_event (h, gst_event_new_segment (&segment));
+    gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+    fail_unless_equals_int (gst_harness_push (h, buf),
+        GST_FLOW_NOT_NEGOTIATED);
+    gst_object_unref (sink);
+    gst_caps_unref (caps);
+    free_harness (h, bus);
+    g_free (str);
+  }
+}
+
+GST_END_TEST
+
+/* ---- 4b. planar buffers and their GstAudioMeta ------------------------- */
+
+/* Counts the criticals and warnings logged while it is installed. */
+static const gchar *const log_domains[] = { "GStreamer-Audio",
+  "GStreamer-Base", "GStreamer", "GLib-GObject", "GLib"
+};
+
+static guint log_handlers[G_N_ELEMENTS (log_domains)];
+static guint logged;
+static GLogLevelFlags saved_fatal_mask;
+
+static void
+count_log (const gchar * domain, GLogLevelFlags level, const gchar * message,
+    gpointer user_data)
+{
+  g_printerr ("logged (%s): %s\n", domain, message);
+  logged++;
+}
+
+static void
+count_logs_start (void)
+{
+  logged = 0;
+  /* a critical fails through the count, with its message, not an abort */
+  saved_fatal_mask = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  for (guint i = 0; i < G_N_ELEMENTS (log_domains); i++)
+    log_handlers[i] = g_log_set_handler (log_domains[i],
+        G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL,
+        count_log, NULL);
+}
+
+static guint
+count_logs_stop (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (log_domains); i++)
+    g_log_remove_handler (log_domains[i], log_handlers[i]);
+  g_log_set_always_fatal (saved_fatal_mask);
+  return logged;
+}
+
+/* Pushes 10 ms of planar F32 stereo at 16 kHz: with a GstAudioMeta as
+ * `meta_info` says (NULL: none), changed afterwards (as a careless
+ * upstream element might) to claim `meta_samples` samples and to put the
+ * second plane at byte `offset1`.  Returns the flow; *error gets the
+ * element's error message, if any (free it). */
+static GstFlowReturn
+push_planar (const GstAudioInfo * meta_info, gsize meta_samples,
+    gsize offset1, gchar ** error)
+{
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, "audio/x-raw,format=F32LE,"
+      "rate=16000,channels=2,layout=non-interleaved,"
+      "channel-mask=(bitmask)0x3", &bus, NULL);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 2 * 160 * sizeof (gfloat),
+      NULL);
+  GstFlowReturn ret;
+  GstMessage *msg;
+
+  gst_buffer_memset (buf, 0, 0, gst_buffer_get_size (buf));
+  if (meta_info) {
+    GstAudioMeta *meta = gst_buffer_add_audio_meta (buf, meta_info, 160,
+        NULL);
+    meta->samples = meta_samples;
+    meta->offsets[1] = offset1;
+  }
+  GST_BUFFER_PTS (buf) = 0;
+  *error = NULL;
+  ret = gst_harness_push (h, buf);
+  while ((msg = gst_bus_pop (bus))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR && *error == NULL) {
+      GError *err = NULL;
+      gst_message_parse_error (msg, &err, NULL);
+      *error = g_strdup (err->message);
+      g_error_free (err);
+    }
+    gst_message_unref (msg);
+  }
+  free_harness (h, bus);
+  return ret;
+}
+
+/* A planar (non-interleaved) buffer needs a GstAudioMeta that matches the
+ * caps and fits the buffer: without one, gst_audio_buffer_map() logged a
+ * critical before the element's error.  Now such a buffer is refused with
+ * an element error (GST_FLOW_ERROR) that says why, and nothing is logged;
+ * a matching meta works. */
+GST_START_TEST (test_planar_without_meta)
+{
+  GstAudioInfo info, other;
+  GstAudioChannelPosition pos[2] = { GST_AUDIO_CHANNEL_POSITION_FRONT_LEFT,
+    GST_AUDIO_CHANNEL_POSITION_FRONT_RIGHT
+  };
+  gchar *error;
+
+  gst_audio_info_set_format (&info, GST_AUDIO_FORMAT_F32LE, 16000, 2, pos);
+  info.layout = GST_AUDIO_LAYOUT_NON_INTERLEAVED;
+  other = info;
+  other.rate = 8000;
+
+  count_logs_start ();
+  fail_unless_equals_int (push_planar (&info, 160, 640, &error),
+      GST_FLOW_OK);
+  fail_unless (error == NULL, "%s", error);
+
+  fail_unless_equals_int (push_planar (NULL, 0, 0, &error), GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  /* a meta that does not match the caps, or claims more samples than the
+   * buffer holds */
+  fail_unless_equals_int (push_planar (&other, 160, 640, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  fail_unless_equals_int (push_planar (&info, 161, 640, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error && strstr (error, "GstAudioMeta"), "error: %s", error);
+  g_free (error);
+  /* a plane outside the buffer: gst_audio_buffer_map() fails quietly */
+  fail_unless_equals_int (push_planar (&info, 160, 100000, &error),
+      GST_FLOW_ERROR);
+  fail_unless (error != NULL);
+  g_free (error);
+  fail_unless_equals_int (count_logs_stop (), 0);
 }
 
 GST_END_TEST
@@ -1278,12 +1601,16 @@ hostile_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_hostile_samples_f32);
   tcase_add_test (tc, test_hostile_samples_f64);
+  tcase_add_test (tc, test_hostile_level_meta);
   tcase_add_test (tc, test_empty_and_untimed_buffers);
   tcase_add_test (tc, test_renegotiation_mix);
   tcase_add_test (tc, test_renegotiation_each);
   tcase_add_test (tc, test_rates_and_channels);
   tcase_add_test (tc, test_rates_and_channels_each);
   tcase_add_test (tc, test_channel_limit);
+  tcase_add_test (tc, test_low_and_odd_rates);
+  tcase_add_test (tc, test_rate_limit);
+  tcase_add_test (tc, test_planar_without_meta);
   tcase_add_test (tc, test_eos_without_data);
   tcase_add_test (tc, test_gap_only_stream);
   tcase_add_test (tc, test_state_cycles);
