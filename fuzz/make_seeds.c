@@ -145,6 +145,14 @@ make (const seed *s, const char *dir)
     if (st != EARSHOT_OK)
       fprintf (stderr, "make_seeds: cannot write %s: %s\n", path,
           earshot_status_str (st));
+    /* a version-2 file: the same model with a lookahead */
+    snprintf (path, sizeof path, "%s/%s-lookahead.earshot", dir, s->name);
+    if (st == EARSHOT_OK)
+      st = earshot_model_set_lookahead (m, 3);
+    if (st == EARSHOT_OK)
+      st = earshot_model_save (m, path, err, sizeof err);
+    if (st != EARSHOT_OK)
+      fprintf (stderr, "make_seeds: cannot write %s\n", path);
   }
   earshot_model_free (m);
   return st != EARSHOT_OK;

@@ -125,6 +125,12 @@ EARSHOT_API size_t earshot_features_push (earshot_features *fe,
  * true; otherwise returns false and leaves `frame` untouched. */
 EARSHOT_API bool earshot_features_pull (earshot_features *fe, float *frame);
 
+/* Writes the frame an all-zero window gives (every band at the log floor,
+ * normalised): what the front end makes of digital silence.  Used to pad
+ * the end of a stream for a model with lookahead. */
+EARSHOT_API void earshot_features_silence (const earshot_features *fe,
+    float *frame);
+
 /* Ends the stream: the frames of the last, partial hop intervals become
  * available to pull (zero-padded).  Pull until false, then reset before
  * pushing a new stream.  Pushing after flush without reset is an error

@@ -26,15 +26,18 @@
 extern "C" {
 #endif
 
-/* The current format version written by earshot_model_save and the newest
- * one earshot_model_load reads. */
-#define EARSHOT_MODEL_FORMAT_VERSION 1u
+/* The newest format version earshot_model_load reads.  earshot_model_save
+ * writes the lowest version that can describe the model: 1, or 2 when it
+ * has a lookahead. */
+#define EARSHOT_MODEL_FORMAT_VERSION 2u
 /* Files larger than this are refused before anything is allocated. */
 #define EARSHOT_MODEL_MAX_FILE_SIZE (1u << 30)
 #define EARSHOT_MODEL_MAX_LABELS 1024u
 #define EARSHOT_MODEL_MAX_LABEL_LEN 255u
 #define EARSHOT_MODEL_MAX_META 256u
 #define EARSHOT_MODEL_MAX_META_LEN 65535u
+/* At most this many frames of lookahead (earshot_model_set_lookahead). */
+#define EARSHOT_MODEL_MAX_LOOKAHEAD 1000u
 
 typedef struct earshot_model earshot_model;
 
@@ -54,6 +57,16 @@ EARSHOT_API earshot_status earshot_model_new (const earshot_features_config *cfg
  * model being built, before it is shared. */
 EARSHOT_API earshot_status earshot_model_set_meta (earshot_model *m,
     const char *key, const char *value);
+
+/* Sets the model's lookahead: the network's output at frame t is the
+ * posterior of frame t - frames, so a stream holds each result back until
+ * `frames` later frames have been seen (earshot_stream.h), and the model's
+ * latency grows by frames x hop.  0 (the default) is a causal model.
+ * EARSHOT_ERR_INVALID above EARSHOT_MODEL_MAX_LOOKAHEAD.  Only on a model
+ * being built, before it is shared. */
+EARSHOT_API earshot_status earshot_model_set_lookahead (earshot_model *m,
+    uint32_t frames);
+EARSHOT_API uint32_t earshot_model_lookahead (const earshot_model *m);
 
 /* Loads a model file.  Every size and count is validated before anything is
  * allocated; truncated, oversized, corrupted (checksum), newer-version or
@@ -95,7 +108,8 @@ EARSHOT_API const char *earshot_model_meta_value (const earshot_model *m,
     size_t i);
 EARSHOT_API const char *earshot_model_get_meta (const earshot_model *m,
     const char *key);
-/* Format version the model was loaded from (current version if built). */
+/* Format version the model was loaded from; for a model built in memory,
+ * the version earshot_model_save would write. */
 EARSHOT_API uint32_t earshot_model_format_version (const earshot_model *m);
 
 #ifdef __cplusplus

@@ -536,6 +536,20 @@ compute_frame (earshot_features *fe, float *frame)
   }
 }
 
+void
+earshot_features_silence (const earshot_features *fe, float *frame)
+{
+  assert (fe != NULL && frame != NULL);
+  /* compute_frame's last step with every band's sum at 0. */
+  const double lfloor = fe->cfg.log_floor;
+  for (uint32_t m = 0; m < fe->cfg.n_mels; m++) {
+    float v = (float) log (lfloor);
+    if (fe->mean != NULL)
+      v = (v - fe->mean[m]) * fe->inv_std[m];
+    frame[m] = v;
+  }
+}
+
 bool
 earshot_features_pull (earshot_features *fe, float *frame)
 {

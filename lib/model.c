@@ -30,6 +30,7 @@
 #define CRC_LEN 4
 #define MAX_SECTIONS 64
 #define FEAT_LEN 40
+#define LOOK_LEN 4
 #define META_KEY_MAX 64
 
 struct earshot_model {
@@ -42,6 +43,7 @@ struct earshot_model {
   char **meta_keys;             /* [n_meta] owned strings */
   char **meta_values;           /* [n_meta] owned strings */
   size_t n_meta;
+  uint32_t lookahead;           /* frames; 0: causal */
   uint32_t format_version;
 };
 
@@ -212,7 +214,7 @@ model_build (const earshot_features_config *cfg, const float *mean,
   if (m == NULL)
     goto nomem;
   m->features = *cfg;
-  m->format_version = EARSHOT_MODEL_FORMAT_VERSION;
+  m->format_version = 1;
   m->mean = malloc (cfg->n_mels * sizeof (float));
   m->std = malloc (cfg->n_mels * sizeof (float));
   m->labels = calloc (n_labels, sizeof (char *));
@@ -246,6 +248,23 @@ earshot_model_new (const earshot_features_config *cfg, const float *mean,
   if (st == EARSHOT_OK)
     (*out)->net = net;
   return st;
+}
+
+earshot_status
+earshot_model_set_lookahead (earshot_model *m, uint32_t frames)
+{
+  if (frames > EARSHOT_MODEL_MAX_LOOKAHEAD)
+    return EARSHOT_ERR_INVALID;
+  m->lookahead = frames;
+  /* Version 1 readers do not know LOOK: such a file must be version 2. */
+  m->format_version = frames > 0 ? 2 : 1;
+  return EARSHOT_OK;
+}
+
+uint32_t
+earshot_model_lookahead (const earshot_model *m)
+{
+  return m->lookahead;
 }
 
 earshot_status
@@ -384,8 +403,10 @@ earshot_model_save_memory (const earshot_model *m, void **data, size_t *size)
   *data = NULL;
   *size = 0;
   earshot_buf_put (&o, MAGIC, MAGIC_LEN);
-  earshot_buf_put_u32 (&o, EARSHOT_MODEL_FORMAT_VERSION);
-  earshot_buf_put_u32 (&o, m->n_meta > 0 ? 6 : 5);
+  /* The lowest version that describes the model, so that a causal model
+   * stays readable by version-1 readers. */
+  earshot_buf_put_u32 (&o, m->lookahead > 0 ? 2 : 1);
+  earshot_buf_put_u32 (&o, 5 + (m->n_meta > 0) + (m->lookahead > 0));
 
   at = section_begin (&o, "FEAT");
   earshot_buf_put_u32 (&o, c->sample_rate);
@@ -429,6 +450,12 @@ earshot_model_save_memory (const earshot_model *m, void **data, size_t *size)
   earshot_buf_put_f32s (&o, earshot_net_params_const (net),
       earshot_net_n_params (net));
   section_end (&o, at);
+
+  if (m->lookahead > 0) {
+    at = section_begin (&o, "LOOK");
+    earshot_buf_put_u32 (&o, m->lookahead);
+    section_end (&o, at);
+  }
 
   if (m->n_meta > 0) {
     at = section_begin (&o, "META");
@@ -517,10 +544,13 @@ rd_u32 (reader *r, uint32_t *v)
 }
 
 /* Known sections, in the order they are parsed. */
-enum { SEC_FEAT, SEC_NORM, SEC_LABL, SEC_LAYR, SEC_WGHT, SEC_META, SEC_COUNT };
+enum { SEC_FEAT, SEC_NORM, SEC_LABL, SEC_LAYR, SEC_WGHT, SEC_LOOK, SEC_META,
+  SEC_COUNT };
 static const char section_tags[SEC_COUNT][5] = {
-  "FEAT", "NORM", "LABL", "LAYR", "WGHT", "META"
+  "FEAT", "NORM", "LABL", "LAYR", "WGHT", "LOOK", "META"
 };
+/* Sections a file may lack: the optional one and those of later versions. */
+#define SEC_MAY_LACK(k) ((k) == SEC_META || (k) == SEC_LOOK)
 
 static void
 free_strings (char **v, size_t n)
@@ -712,7 +742,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
         stored, actual);
 
   for (int k = 0; k < SEC_COUNT; k++)
-    if (!sec[k].present && k != SEC_META)
+    if (!sec[k].present && !SEC_MAY_LACK (k))
       return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
           "model file has no '%s' section", section_tags[k]);
 
@@ -746,6 +776,24 @@ earshot_model_load_memory (const void *bytes, size_t size,
         "normalisation section is %llu bytes; %u bands need %llu",
         (unsigned long long) sec[SEC_NORM].len, cfg.n_mels,
         (unsigned long long) cfg.n_mels * 8);
+
+  /* Lookahead (version 2): a u32 frame count, 1 to the maximum. */
+  uint32_t lookahead = 0;
+  if (sec[SEC_LOOK].present) {
+    if (version < 2)
+      return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+          "model file is format version %u but has a lookahead section, "
+          "which version 2 introduced", version);
+    if (sec[SEC_LOOK].len != LOOK_LEN)
+      return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+          "lookahead section is %llu bytes, expected %d",
+          (unsigned long long) sec[SEC_LOOK].len, LOOK_LEN);
+    lookahead = earshot_get_u32 (sec[SEC_LOOK].data);
+    if (lookahead == 0 || lookahead > EARSHOT_MODEL_MAX_LOOKAHEAD)
+      return earshot_fail (err, err_size, EARSHOT_ERR_FORMAT,
+          "lookahead is %u frames (1 to %u allowed)", lookahead,
+          EARSHOT_MODEL_MAX_LOOKAHEAD);
+  }
 
   /* Layers: sizes and the parameter count are checked against the weight
    * section before the net (the one large allocation) is made. */
@@ -835,6 +883,7 @@ earshot_model_load_memory (const void *bytes, size_t size,
     return st;
   }
   m->net = net;
+  m->lookahead = lookahead;
   m->format_version = version;
   if (sec[SEC_META].present) {
     st = parse_meta (&sec[SEC_META], m, err, err_size);

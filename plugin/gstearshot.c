@@ -27,10 +27,12 @@
  * from exact sample counts (no accumulated rounding).  A first buffer
  * without a timestamp continues the audio before the reset when that was a
  * caps or model change, and otherwise starts at the segment's position.
- * A frame is complete once its whole analysis window has arrived, so
- * results lag the audio by the model's window minus its hop (plus the
- * resampler's delay, if any): that is what the element answers to a
- * LATENCY query.
+ * A frame is complete once its whole analysis window has arrived, and, for
+ * a model with lookahead (`earshot train --lookahead`), once the lookahead's
+ * worth of later audio has too.  So results lag the audio by the model's
+ * window minus its hop, plus its lookahead (plus the resampler's delay, if
+ * any): that is what the element answers to a LATENCY query.  Frames keep
+ * the time of the audio they describe, whatever the lag.
  *
  * ## State
  *
@@ -1220,7 +1222,9 @@ configure (GstEarshot * self, const GstAudioInfo * info, ModelRef * m,
   self->configured = TRUE;
   reset_state (self);
 
-  latency = gst_util_uint64_scale_int (cfg->win_length - cfg->hop_length,
+  /* The window's look past its hop, plus the model's lookahead. */
+  latency = gst_util_uint64_scale_int (cfg->win_length - cfg->hop_length
+      + (guint64) earshot_model_lookahead (m->model) * cfg->hop_length,
       GST_SECOND, (gint) cfg->sample_rate);
   if (!self->conv_passthrough)
     latency += gst_util_uint64_scale_int (gst_audio_converter_get_max_latency

@@ -115,8 +115,9 @@ test_round_trip (void)
     CHECK (earshot_model_find_label (l, "dog") == -1, "find dog");
     CHECK (earshot_model_get_meta (l, "epochs") != NULL
         && strcmp (earshot_model_get_meta (l, "epochs"), "3") == 0, "meta");
-    CHECK (earshot_model_format_version (l) == EARSHOT_MODEL_FORMAT_VERSION,
-        "version");
+    /* A causal model is written as version 1, readable by older earshots. */
+    CHECK (earshot_model_format_version (l) == 1, "version");
+    CHECK (earshot_model_lookahead (l) == 0, "lookahead");
     const earshot_net *a = earshot_model_net (m), *b = earshot_model_net (l);
     CHECK (earshot_net_n_params (a) == earshot_net_n_params (b)
         && memcmp (earshot_net_params_const (a), earshot_net_params_const (b),
@@ -300,7 +301,7 @@ test_crafted (void)
 
   PATCH (d[0] = 'X');
   expect_refusal (d, size, EARSHOT_ERR_FORMAT, "bad magic", "wrong magic");
-  PATCH (put32 (d + 8, 2));
+  PATCH (put32 (d + 8, EARSHOT_MODEL_FORMAT_VERSION + 1));
   expect_refusal (d, size, EARSHOT_ERR_VERSION, "upgrade earshot",
       "newer version");
   PATCH (put32 (d + 8, 0));
@@ -483,6 +484,75 @@ test_new_validation (void)
   earshot_net_free (net);
 }
 
+/* Lookahead: stored in a LOOK section of a version-2 file, round trip,
+ * refused where it does not belong or is out of range. */
+static void
+test_lookahead (void)
+{
+  earshot_model *m = make_model (EARSHOT_LAYER_GRU, 8, 1);
+  CHECK (earshot_model_set_lookahead (m, EARSHOT_MODEL_MAX_LOOKAHEAD + 1)
+      == EARSHOT_ERR_INVALID, "lookahead above the maximum accepted");
+  CHECK (earshot_model_lookahead (m) == 0, "refused lookahead was kept");
+  CHECK (earshot_model_set_lookahead (m, 20) == EARSHOT_OK, "set lookahead");
+  CHECK (earshot_model_format_version (m) == 2, "built version %u",
+      earshot_model_format_version (m));
+
+  void *data;
+  size_t size;
+  CHECK (earshot_model_save_memory (m, &data, &size) == EARSHOT_OK, "save");
+  unsigned char *d = data;
+  CHECK (d[8] == 2 && d[9] == 0 && d[10] == 0 && d[11] == 0,
+      "file version %u, expected 2", d[8]);
+  earshot_model *l = NULL;
+  char err[256] = "";
+  CHECK (earshot_model_load_memory (data, size, &l, err, sizeof err)
+      == EARSHOT_OK, "load: %s", err);
+  if (l != NULL) {
+    CHECK (earshot_model_lookahead (l) == 20, "lookahead %u after load",
+        earshot_model_lookahead (l));
+    CHECK (earshot_model_format_version (l) == 2, "loaded version");
+    void *again;
+    size_t again_size;
+    CHECK (earshot_model_save_memory (l, &again, &again_size) == EARSHOT_OK
+        && again_size == size && memcmp (again, data, size) == 0,
+        "re-saved file differs");
+    free (again);
+    earshot_model_free (l);
+  }
+
+  size_t look = find_section (d, size, "LOOK");
+  CHECK (look > 0, "no LOOK section");
+  unsigned char *p = malloc (size);
+#define PATCH(stmt)                                                          \
+  do {                                                                       \
+    memcpy (p, d, size);                                                     \
+    stmt;                                                                    \
+    fix_crc (p, size);                                                       \
+  } while (0)
+  PATCH (put32 (p + 8, 1));
+  expect_refusal (p, size, EARSHOT_ERR_FORMAT, "version 2",
+      "LOOK in a version-1 file");
+  PATCH (put32 (p + look, 0));
+  expect_refusal (p, size, EARSHOT_ERR_FORMAT, "lookahead is 0",
+      "lookahead 0");
+  PATCH (put32 (p + look, EARSHOT_MODEL_MAX_LOOKAHEAD + 1));
+  expect_refusal (p, size, EARSHOT_ERR_FORMAT, "1 to", "lookahead too long");
+#undef PATCH
+  free (p);
+  /* A LOOK payload of 8 bytes: 4 more after the u32, length patched. */
+  p = malloc (size + 4);
+  memcpy (p, d, look + 4);
+  memset (p + look + 4, 0, 4);
+  memcpy (p + look + 8, d + look + 4, size - look - 4);
+  put32 (p + look - 8, 8);
+  fix_crc (p, size + 4);
+  expect_refusal (p, size + 4, EARSHOT_ERR_FORMAT, "lookahead section is 8",
+      "LOOK of 8 bytes");
+  free (p);
+  free (data);
+  earshot_model_free (m);
+}
+
 int
 main (void)
 {
@@ -493,5 +563,6 @@ main (void)
   test_files ();
   test_meta_rules ();
   test_new_validation ();
+  test_lookahead ();
   return check_finish ("model");
 }

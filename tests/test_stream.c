@@ -122,6 +122,88 @@ same (const result *a, const result *b)
       && memcmp (a->feats, b->feats, a->n * 40 * sizeof (float)) == 0;
 }
 
+/* A model with lookahead d: frame t's posteriors are the net's output at
+ * step t + d, the steps past the audio fed with the front end's silence
+ * frame; features come out with their own frame.  Checked bit for bit
+ * against the front end and net stepped by hand, for any chunking, a frame
+ * limit, and audio shorter than the lookahead. */
+static void
+check_lookahead (const float *x, size_t n, uint32_t d)
+{
+  earshot_model *m = make_model ();
+  CHECK (earshot_model_set_lookahead (m, d) == EARSHOT_OK, "set %u", d);
+  const earshot_features_config *cfg = earshot_model_features_config (m);
+  const earshot_net *net = earshot_model_net (m);
+  size_t total = (n + 159) / 160;
+
+  /* The reference: every step's input and output. */
+  earshot_features *fe;
+  earshot_features_new (cfg, earshot_model_norm_mean (m),
+      earshot_model_norm_std (m), &fe, NULL, 0);
+  float *in = calloc ((total + d) * 40, sizeof (float));
+  float *out = calloc ((total + d) * 2, sizeof (float));
+  float *state = calloc (earshot_net_state_size (net), sizeof (float));
+  float *scratch = calloc (earshot_net_scratch_size (net), sizeof (float));
+  size_t steps = 0, pos = 0;
+  for (;;) {
+    while (steps < total && earshot_features_pull (fe, in + 40 * steps))
+      steps++;
+    if (pos == n)
+      break;
+    pos += earshot_features_push (fe, x + pos, n - pos);
+    if (pos == n)
+      earshot_features_flush (fe);
+  }
+  CHECK (steps == total, "reference: %zu frames of %zu", steps, total);
+  for (; steps < total + d; steps++)
+    earshot_features_silence (fe, in + 40 * steps);
+  for (size_t t = 0; t < total + d; t++)
+    earshot_net_step (net, in + 40 * t, state, scratch, out + 2 * t);
+
+  earshot_stream *s;
+  CHECK (earshot_stream_new (m, &s) == EARSHOT_OK, "new");
+  const size_t chunks[] = { 0, 1, 160, 1000, (size_t) -1 };
+  for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
+    result r = run_chunked (s, x, n, chunks[i]);
+    CHECK (r.n == total
+        && memcmp (r.probs, out + 2 * d, total * 2 * sizeof (float)) == 0
+        && memcmp (r.feats, in, total * 40 * sizeof (float)) == 0,
+        "lookahead %u, chunk %zd: %zu frames (%zu expected) or values "
+        "differ from the net stepped by hand", d, (ssize_t) chunks[i], r.n,
+        total);
+    result_free (&r);
+  }
+
+  /* Three frames at most per call: nothing lost, nothing reordered. */
+  float *p = calloc ((total + 2) * 2, sizeof (float));
+  size_t got = 0;
+  pos = 0;
+  while (pos < n) {
+    size_t k = earshot_stream_process (s, x + pos, n - pos, p + 2 * got,
+        NULL, 3);
+    CHECK (k <= 3, "limit exceeded");
+    got += k;
+    pos += earshot_stream_samples_consumed (s);
+  }
+  got += earshot_stream_process (s, NULL, 0, p + 2 * got, NULL,
+      total + 2 - got);
+  while (earshot_stream_frames_pending (s) > 0)
+    got += earshot_stream_flush (s, p + 2 * got, NULL, 3);
+  CHECK (got == total && memcmp (p, out + 2 * d, total * 2 * sizeof (float))
+      == 0, "lookahead %u, frame-limited: %zu frames, or values differ", d,
+      got);
+  CHECK (earshot_stream_frame_index (s) == 0, "flush resets");
+
+  free (p);
+  earshot_stream_free (s);
+  free (in);
+  free (out);
+  free (state);
+  free (scratch);
+  earshot_features_free (fe);
+  earshot_model_free (m);
+}
+
 int
 main (void)
 {
@@ -130,6 +212,10 @@ main (void)
   earshot_stream *s, *s2;
 
   make_signal (x, N_SAMPLES);
+  check_lookahead (x, N_SAMPLES, 1);
+  check_lookahead (x, N_SAMPLES, 20);
+  check_lookahead (x, 1000, 20);        /* 7 frames: all come from flush */
+  check_lookahead (x, 1, 3);
   CHECK (earshot_stream_new (m, &s) == EARSHOT_OK, "new");
   CHECK (earshot_stream_new (m, &s2) == EARSHOT_OK, "new 2");
 

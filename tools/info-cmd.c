@@ -99,10 +99,12 @@ info_json (const char *path, const earshot_model *m, guint64 file_size)
 
   es_json_string (s, path);
   g_string_append_printf (s, ",\n  \"size\": %" G_GUINT64_FORMAT
-      ",\n  \"format_version\": %u,\n  \"front_end\": {\n"
+      ",\n  \"format_version\": %u,\n  \"lookahead\": %u,\n"
+      "  \"front_end\": {\n"
       "    \"sample_rate\": %u,\n    \"win_length\": %u,\n"
       "    \"hop_length\": %u,\n    \"n_fft\": %u,\n    \"n_mels\": %u,\n"
       "    \"fmin\": ", file_size, earshot_model_format_version (m),
+      earshot_model_lookahead (m),
       c->sample_rate, c->win_length, c->hop_length, c->n_fft, c->n_mels);
   es_json_number (s, c->fmin);
   g_string_append (s, ",\n    \"fmax\": ");
@@ -182,6 +184,8 @@ info_text (const char *path, const earshot_model *m, guint64 file_size,
   const earshot_features_config *c = earshot_model_features_config (m);
   const earshot_net *net = earshot_model_net (m);
   const double ms = 1000.0 / c->sample_rate;
+  const guint la = earshot_model_lookahead (m);
+  const guint latency = c->win_length - c->hop_length + la * c->hop_length;
   GString *s = g_string_new (NULL);
 
   g_string_append_printf (s, "%s\n"
@@ -195,14 +199,14 @@ info_text (const char *path, const earshot_model *m, guint64 file_size,
       "  FFT size         %u\n"
       "  mel bands        %u, %s scale, %g-%g Hz\n"
       "  log floor        %g\n"
+      "  lookahead        %u frames (%.1f ms)\n"
       "  latency          %u samples (%.1f ms)\n",
       c->sample_rate, c->win_length, c->win_length * ms,
       window_name (c->window), c->hop_length, c->hop_length * ms,
       (double) c->sample_rate / c->hop_length, c->n_fft, c->n_mels,
       c->mel_scale == EARSHOT_MEL_HTK ? "HTK" : "Slaney", (double) c->fmin,
-      (double) c->fmax, (double) c->log_floor,
-      c->win_length - c->hop_length,
-      (c->win_length - c->hop_length) * ms);
+      (double) c->fmax, (double) c->log_floor, la, la * c->hop_length * ms,
+      latency, latency * ms);
 
   const float *mean = earshot_model_norm_mean (m);
   const float *sd = earshot_model_norm_std (m);

@@ -56,7 +56,7 @@ typedef struct {
   gboolean balance, resume, quiet, help;
   gint64 seed;
   int sample_rate, n_fft, mels;
-  char *win, *hop, *window, *mel_scale;
+  char *win, *hop, *window, *mel_scale, *lookahead;
   double fmin, fmax;
   double aug_gain, aug_speed, aug_prob;
   char *aug_noise, *aug_snr;
@@ -67,7 +67,8 @@ train_opts_clear (train_opts *o)
 {
   char **strs[] = { &o->data, &o->valid, &o->output, &o->checkpoint,
     &o->cache_dir, &o->classes, &o->background, &o->cell, &o->optimizer,
-    &o->win, &o->hop, &o->window, &o->mel_scale, &o->aug_noise, &o->aug_snr };
+    &o->win, &o->hop, &o->window, &o->mel_scale, &o->aug_noise, &o->aug_snr,
+    &o->lookahead };
   for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
     g_clear_pointer (strs[i], g_free);
 }
@@ -115,6 +116,16 @@ static const char *const train_description[] = {
 "  The same --seed, data, options and --threads give a bit-identical model\n"
 "  file (set SOURCE_DATE_EPOCH to fix the date it records); OpenBLAS rounds\n"
 "  differently with another thread count.\n"
+"\n",
+"LOOKAHEAD\n"
+"  A causal model (the default) labels a frame from the audio up to it.\n"
+"  With --lookahead L the model labels each frame only after hearing L more\n"
+"  audio: it is trained to output frame t's class at frame t + L/hop.  That\n"
+"  decides boundaries far better (whether a pause ends within 200 ms is\n"
+"  only known 200 ms later) at the price of L more latency: the element and\n"
+"  'earshot label' still stamp every frame with its own time, and the\n"
+"  element's reported latency grows by L.  The model file records L\n"
+"  (format version 2).\n"
 "\n",
 "AUGMENTATION (off by default)\n"
 "  In each epoch a training file is augmented with probability --aug-prob:\n"
@@ -175,6 +186,8 @@ parse_samples (const char *s, guint rate, guint32 *out)
 typedef struct {
   train_opts o;
   earshot_features_config cfg;
+  guint32 lookahead;            /* frames the targets are delayed by */
+  GPtrArray *delayed;           /* delayed target arrays we own */
   earshot_layer_type cell;
   char **classes;               /* NULL-terminated, priority order */
   gsize n_classes;
@@ -217,7 +230,8 @@ trajectory_text (const train_run *r)
       "weight-decay=%g clip=%g dropout=%g warmup=%d lr-decay=%g balance=%s "
       "valid=%s seed=%" G_GINT64_FORMAT " sample-rate=%u win=%u hop=%u "
       "n-fft=%u mels=%u fmin=%g fmax=%g window=%s mel-scale=%s "
-      "aug-gain=%g aug-speed=%g aug-prob=%g aug-noise=%.16s aug-snr=%g:%g",
+      "aug-gain=%g aug-speed=%g aug-prob=%g aug-noise=%.16s aug-snr=%g:%g "
+      "lookahead=%u",
       o->cell, o->hidden, o->layers, classes,
       r->background >= 0 ? r->classes[r->background] : "(none)", o->batch,
       o->chunk, o->lr, o->optimizer, o->momentum, o->weight_decay, o->clip,
@@ -229,7 +243,7 @@ trajectory_text (const train_run *r)
       : r->cfg.window == EARSHOT_WINDOW_HAMMING ? "hamming" : "rect",
       r->cfg.mel_scale == EARSHOT_MEL_HTK ? "htk" : "slaney", o->aug_gain,
       o->aug_speed, o->aug_prob, r->noise_sha ? r->noise_sha : "-",
-      r->snr_min, r->snr_max);
+      r->snr_min, r->snr_max, r->lookahead);
   g_free (classes);
   return s;
 }
@@ -398,6 +412,10 @@ parse_options (train_run *r, int *argc, char ***argv, GError **error)
       "slaney or htk (default slaney)", "SCALE" },
     { "window", 0, 0, G_OPTION_ARG_STRING, &o->window,
       "hann, hamming or rect (default hann)", "NAME" },
+    { "lookahead", 0, 0, G_OPTION_ARG_STRING, &o->lookahead,
+      "let the model see this much audio past the frame it labels, a "
+      "multiple of the hop: 200ms, 0.2s or 3200 samples (default 0: causal; "
+      "see LOOKAHEAD)", "LEN" },
     G_OPTION_ENTRY_NULL
   };
   GOptionEntry aug_entries[] = {
@@ -512,6 +530,17 @@ check_options (train_run *r, int argc, GError **error)
           &c->hop_length))
     return es_fail_usage (error, "--hop: '%s' is not a length (10ms, 0.01s or "
         "160)", o->hop);
+  if (o->lookahead != NULL) {
+    guint32 la = 0;
+    if (strcmp (o->lookahead, "0") != 0
+        && (!parse_samples (o->lookahead, c->sample_rate, &la)
+            || la % c->hop_length != 0
+            || la / c->hop_length > EARSHOT_MODEL_MAX_LOOKAHEAD))
+      return es_fail_usage (error, "--lookahead: '%s' is not a multiple of "
+          "the hop (%u samples) up to %u hops, as 200ms, 0.2s or 3200",
+          o->lookahead, c->hop_length, EARSHOT_MODEL_MAX_LOOKAHEAD);
+    r->lookahead = la / c->hop_length;
+  }
   if (o->n_fft > 0) {
     c->n_fft = (uint32_t) o->n_fft;
   } else {
@@ -712,10 +741,34 @@ split_data (train_run *r)
   g_free (perm);
 }
 
+/* In place: y[t] = y[t - d], the first d frames without a target.  With
+ * lookahead d the net's output at frame t answers for frame t - d. */
+static void
+delay_targets (int32_t *y, gsize n, guint32 d)
+{
+  for (gsize t = n; t-- > 0;)
+    y[t] = t >= d ? y[t - d] : -1;
+}
+
+/* The targets a sequence trains on: the item's, or a delayed copy. */
+static const int32_t *
+sequence_targets (train_run *r, const es_item *it)
+{
+  if (r->lookahead == 0)
+    return it->targets;
+  int32_t *y = g_memdup2 (it->targets, MAX (it->n_frames, 1)
+      * sizeof *y);
+  delay_targets (y, it->n_frames, r->lookahead);
+  g_ptr_array_add (r->delayed, y);
+  return y;
+}
+
 static void
 make_sequences (train_run *r)
 {
   es_dataset *vds = r->valid_ds ? r->valid_ds : r->train_ds;
+  if (r->lookahead > 0)
+    r->delayed = g_ptr_array_new_with_free_func (g_free);
   r->n_train = r->train_idx->len;
   r->n_valid = r->valid_idx->len;
   r->train_items = g_new (es_item *, r->n_train);
@@ -725,15 +778,15 @@ make_sequences (train_run *r)
   for (gsize i = 0; i < r->n_train; i++) {
     es_item *it = &r->train_ds->items[g_array_index (r->train_idx, gsize, i)];
     r->train_items[i] = it;
-    r->train_seqs[i] = (earshot_sequence) { it->features, it->targets,
-      it->n_frames };
+    r->train_seqs[i] = (earshot_sequence) { it->features,
+      sequence_targets (r, it), it->n_frames };
     r->train_frames += it->n_frames;
   }
   for (gsize i = 0; i < r->n_valid; i++) {
     es_item *it = &vds->items[g_array_index (r->valid_idx, gsize, i)];
     r->valid_items[i] = it;
-    r->valid_seqs[i] = (earshot_sequence) { it->features, it->targets,
-      it->n_frames };
+    r->valid_seqs[i] = (earshot_sequence) { it->features,
+      sequence_targets (r, it), it->n_frames };
     r->valid_frames += it->n_frames;
   }
 }
@@ -925,6 +978,7 @@ augment_worker (gpointer data, gpointer user)
       job->targets[i] = g_new (int32_t, nf);
       es_targets_resample (it->targets, it->n_frames, speed,
           job->targets[i], nf);
+      delay_targets (job->targets[i], nf, r->lookahead);
     }
   }
   g_free (y);
@@ -1196,6 +1250,7 @@ save_model (train_run *r, const earshot_net *net, const tool_state *st,
     es_set_status_error (error, s, msg);
     return FALSE;
   }
+  earshot_model_set_lookahead (m, r->lookahead);   /* checked at parsing */
 
   const es_epoch_row *b = NULL;
   for (guint i = 0; i < st->history->len; i++)
@@ -1607,6 +1662,8 @@ train_run_clear (train_run *r)
   g_free (r->valid_items);
   g_free (r->train_seqs);
   g_free (r->valid_seqs);
+  if (r->delayed)
+    g_ptr_array_free (r->delayed, TRUE);
   g_free (r->class_frames);
   g_free (r->mean);
   g_free (r->std);

@@ -21,6 +21,13 @@ finish (earshot_model *m, const char *path)
 int
 test_model_write_rnn (const char *path, uint64_t seed)
 {
+  return test_model_write_rnn_lookahead (path, seed, 0);
+}
+
+int
+test_model_write_rnn_lookahead (const char *path, uint64_t seed,
+    uint32_t lookahead)
+{
   static const char *const labels[] = { "silence", "speech", "music" };
   earshot_features_config cfg = earshot_features_default_config ();
   earshot_net *net = NULL;
@@ -37,6 +44,11 @@ test_model_write_rnn (const char *path, uint64_t seed)
           sizeof err) != EARSHOT_OK) {
     fprintf (stderr, "model: %s\n", err);
     earshot_net_free (net);
+    return -1;
+  }
+  if (earshot_model_set_lookahead (m, lookahead) != EARSHOT_OK) {
+    fprintf (stderr, "lookahead %u refused\n", lookahead);
+    earshot_model_free (m);
     return -1;
   }
   return finish (m, path);

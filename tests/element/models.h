@@ -14,6 +14,10 @@
  * carried state. */
 int test_model_write_rnn (const char *path, uint64_t seed);
 
+/* The same with a lookahead of `lookahead` frames (format version 2). */
+int test_model_write_rnn_lookahead (const char *path, uint64_t seed,
+    uint32_t lookahead);
+
 /* A "tone" detector: 16 kHz, rectangular window = hop = 160 samples (so a
  * frame sees exactly its own 10 ms), 16 mel bands to 4 kHz (usable from
  * 8 kHz input), one dense softmax layer: class "tone" when the band around

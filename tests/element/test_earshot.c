@@ -22,9 +22,10 @@
 #define RATE 16000
 #define HOP 160
 #define HOP_NS (10 * GST_MSECOND)
+#define LOOKAHEAD 20            /* frames, of the lookahead test model */
 #define F32_CAPS "audio/x-raw,format=F32LE,layout=interleaved,channels=1,rate=16000"
 
-static gchar *tmpdir, *rnn_path, *rnn2_path, *tone_path, *high_path,
+static gchar *tmpdir, *rnn_path, *rnn2_path, *look_path, *tone_path, *high_path,
     *bad_path, *truncated_path;
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -867,6 +868,53 @@ GST_START_TEST (test_model_by_name)
 
 GST_END_TEST
 
+/* A model with lookahead: the element still reports every frame once, with
+ * its own time, and the same posteriors as the core (which holds each frame
+ * back until LOOKAHEAD later frames are in); the last LOOKAHEAD frames come
+ * at EOS. */
+GST_START_TEST (test_lookahead_frames_equal_core)
+{
+  static const gsize sizes[] = { 1, 160, 1024, 0 };
+  const gsize n = 2 * RATE + 77;
+  gfloat *x = random_signal (n, 43);
+  guint nk;
+  GArray *core = core_frames (look_path, x, n, &nk);
+  guint n_core = core->len / nk;
+
+  fail_unless (n_core == (n + HOP - 1) / HOP);
+  for (guint si = 0; si < G_N_ELEMENTS (sizes); si++) {
+    GArray *meta;
+    GArray *frames = element_frames (look_path, x, n, sizes[si], 0, &meta);
+
+    fail_unless_equals_int (frames->len, n_core);
+    /* metas hold all but the frames still held back at EOS */
+    fail_unless (meta->len >= n_core - LOOKAHEAD - 3
+        && meta->len <= n_core - LOOKAHEAD, "%u metas", meta->len);
+    for (guint i = 0; i < frames->len; i++) {
+      const Frame *f = &g_array_index (frames, Frame, i);
+      fail_unless_equals_uint64 (f->ts, gst_util_uint64_scale_int (i * HOP,
+              GST_SECOND, RATE));
+      fail_unless (memcmp (f->probs, (const gfloat *) core->data + i * nk,
+              nk * sizeof (gfloat)) == 0, "frame %u differs from the core", i);
+    }
+    for (guint i = 0; i < meta->len; i++)
+      fail_unless (memcmp (g_array_index (meta, Frame, i).probs,
+              (const gfloat *) core->data + i * nk, nk * sizeof (gfloat)) == 0,
+          "meta frame %u differs from the core", i);
+    g_array_unref (frames);
+    g_array_unref (meta);
+  }
+  /* the core's frames are not those of the causal model with the same
+   * weights shifted: proof that the lookahead took effect */
+  GArray *causal = core_frames (rnn_path, x, n, &nk);
+  fail_if (memcmp (causal->data, core->data, core->len * sizeof (gfloat)) == 0);
+  g_array_unref (causal);
+  g_array_unref (core);
+  g_free (x);
+}
+
+GST_END_TEST
+
 /* ---- 6. latency -------------------------------------------------------- */
 
 GST_START_TEST (test_latency)
@@ -887,6 +935,12 @@ GST_START_TEST (test_latency)
   lat = gst_harness_query_latency (h);
   fail_unless (lat > 15 * GST_MSECOND && lat < 25 * GST_MSECOND,
       "%" GST_TIME_FORMAT, GST_TIME_ARGS (lat));
+  free_harness (h, bus);
+
+  /* a model with lookahead: LOOKAHEAD hops on top */
+  h = new_harness (look_path, F32_CAPS, &bus, NULL);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h),
+      15 * GST_MSECOND + LOOKAHEAD * HOP_NS);
   free_harness (h, bus);
 }
 
@@ -1168,12 +1222,14 @@ write_models (void)
   g_assert (tmpdir);
   rnn_path = g_build_filename (tmpdir, "rnn.earshot", NULL);
   rnn2_path = g_build_filename (tmpdir, "rnn2.earshot", NULL);
+  look_path = g_build_filename (tmpdir, "look.earshot", NULL);
   tone_path = g_build_filename (tmpdir, "tone.earshot", NULL);
   high_path = g_build_filename (tmpdir, "high.earshot", NULL);
   bad_path = g_build_filename (tmpdir, "bad.earshot", NULL);
   truncated_path = g_build_filename (tmpdir, "truncated.earshot", NULL);
   g_assert (test_model_write_rnn (rnn_path, 1) == 0);
   g_assert (test_model_write_rnn (rnn2_path, 2) == 0);
+  g_assert (test_model_write_rnn_lookahead (look_path, 1, LOOKAHEAD) == 0);
   g_assert (test_model_write_tone (tone_path) == 0);
   g_assert (test_model_write_high (high_path) == 0);
   g_assert (g_file_set_contents (bad_path, "this is not a model\n", -1,
@@ -1187,7 +1243,7 @@ write_models (void)
 static void
 remove_models (void)
 {
-  const gchar *files[] = { rnn_path, rnn2_path, tone_path, high_path,
+  const gchar *files[] = { rnn_path, rnn2_path, look_path, tone_path, high_path,
     bad_path, truncated_path
   };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
@@ -1253,6 +1309,7 @@ earshot_suite (void)
   tcase_add_test (tc, test_passthrough_bit_identical);
   tcase_add_test (tc, test_frames_equal_core);
   tcase_add_test (tc, test_frames_equal_core_s16);
+  tcase_add_test (tc, test_lookahead_frames_equal_core);
   tcase_add_test (tc, test_tone_onset);
   tcase_add_test (tc, test_tone_onset_resampled);
   tcase_add_test (tc, test_tone_onset_segment_start);
