@@ -314,7 +314,7 @@ cpu_seconds (void)
 
 typedef struct
 {
-  guint model_rate, hop, win, n_classes;
+  guint model_rate, hop, win, lookahead, n_classes;
 } ModelInfo;
 
 /* Start of frame j after an anchor, in ns: integer arithmetic only (j x hop
@@ -584,6 +584,7 @@ main (int argc, char **argv)
   mi.model_rate = earshot_model_features_config (em)->sample_rate;
   mi.hop = earshot_model_features_config (em)->hop_length;
   mi.win = earshot_model_features_config (em)->win_length;
+  mi.lookahead = earshot_model_lookahead (em);
   mi.n_classes = (guint) earshot_model_n_labels (em);
   earshot_model_free (em);
   if (mi.n_classes > G_N_ELEMENTS (((Frame *) NULL)->probs)) {
@@ -732,10 +733,12 @@ main (int argc, char **argv)
       " model-rate samples / %u)\n", stream_frames_a, drained->len,
       frames_a_want, m_a, mi.hop);
   if (rate == (gint) mi.model_rate) {
+    /* complete windows, less the frames a lookahead still holds back */
     guint64 want = m_a >= mi.win ? (m_a - mi.win) / mi.hop + 1 : 0;
+    want = want > mi.lookahead ? want - mi.lookahead : 0;
     if (stream_frames_a != want)
       check_failed ("%" G_GUINT64_FORMAT " frames in metas, expected %"
-          G_GUINT64_FORMAT " = (samples - window) / hop + 1",
+          G_GUINT64_FORMAT " = (samples - window) / hop + 1 - lookahead",
           stream_frames_a, want);
   }
   if (stream_frames_a + drained->len != frames_a_want)
