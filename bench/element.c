@@ -3,7 +3,8 @@
  * and the network's GFLOP/s beside cblas_sgemv and cblas_sgemm measured in
  * the same run.
  *
- *   element [--seconds S] [--buffer-ms MS] [--input FILE] [MODEL...]
+ *   element [--seconds S] [--buffer-ms MS] [--input FILE] [--profile]
+ *           [MODEL...]
  *
  * The input (default examples/sample.ogg: 21 s of music, speech, noise and
  * silence) is decoded once, to F32 mono at 16 kHz, before anything is
@@ -38,6 +39,9 @@
  * It also prints a checksum of every posterior the element attached (FNV-1a
  * of their bits): equal checksums mean bit-identical outputs, which is how
  * an optimisation is checked against the build before it.
+ *
+ * --profile runs only the element, messages off, for S seconds per model
+ * (for perf record; it prints nothing else).
  *
  * It prints figures and never fails on time.  Run it from a build tree:
  *   GST_PLUGIN_PATH=build/plugin build/bench/element
@@ -407,9 +411,15 @@ print_row (const char *what, double sec, size_t frames, double audio_s)
       sec / (double) frames * 1e6, audio_s / sec);
 }
 
+static gboolean profile_only;
+
 static void
 bench_model (const char *path, const Input * in)
 {
+  if (profile_only) {
+    bench_elem ("earshot", path, FALSE, in, NULL);
+    return;
+  }
   earshot_model *m;
   char err[512];
   if (earshot_model_load (path, &m, err, sizeof err) != EARSHOT_OK)
@@ -480,11 +490,13 @@ main (int argc, char **argv)
       buffer_ms = atof (argv[++i]);
     else if (strcmp (argv[i], "--input") == 0 && i + 1 < argc)
       input = argv[++i];
+    else if (strcmp (argv[i], "--profile") == 0)
+      profile_only = TRUE;
     else if (argv[i][0] != '-')
       g_ptr_array_add (models, argv[i]);
     else {
       fprintf (stderr, "usage: element [--seconds S] [--buffer-ms MS] "
-          "[--input FILE] [MODEL.earshot...]\n");
+          "[--input FILE] [--profile] [MODEL.earshot...]\n");
       return 2;
     }
   }
@@ -512,6 +524,8 @@ main (int argc, char **argv)
 
   for (guint i = 0; i < models->len; i++)
     bench_model (g_ptr_array_index (models, i), &in);
+  if (profile_only)
+    return 0;
 
   printf ("BLAS references (one thread): cblas_sgemv 512 x 512 %.2f GFLOP/s, "
       "cblas_sgemm 512^3 %.2f GFLOP/s\n", sgemv_rate (512, 512, in.seconds),
