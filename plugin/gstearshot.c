@@ -112,6 +112,7 @@
 
 #include <gst/audio/audio.h>
 #include <gst/earshot/gstearshotmeta.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -156,17 +157,30 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 /* A loaded model, shared by the property side (which loads it) and the
- * streaming side (whose streams read it).  Reference counted with
- * g_atomic_rc_box: the model is freed when the last holder lets go, which
- * is after every stream over it has been freed.  Immutable. */
+ * streaming side (whose streams read it), and by every element in the
+ * process that uses the same file (the model cache below).  Reference
+ * counted: the model is freed when the last holder lets go, which is after
+ * every stream over it has been freed.  Immutable. */
 typedef struct
 {
+  gatomicrefcount ref;
+  gchar *cache_key;             /* its key in model_cache, or NULL */
   earshot_model *model;
   gchar *path;                  /* the file it came from */
   gchar **labels;               /* [n_classes + 1] class names */
   guint n_classes;
   gint speech;                  /* index of the class "speech", or -1 */
 } ModelRef;
+
+/* The models loaded in this process, so that N elements using one file
+ * hold one copy of its weights (a model is read only once loaded).  Keyed
+ * by the file's canonical path, device, inode, size and modification time,
+ * so an edited or replaced file is loaded afresh; the key -> ModelRef map
+ * holds no reference: a model leaves it when its last reference goes.
+ * model_cache_lock protects the map and every final unref, so that a
+ * lookup can never take a reference on a model being freed. */
+static GMutex model_cache_lock;
+static GHashTable *model_cache;     /* gchar * -> ModelRef * */
 
 /* Property values; copied under the object lock before each buffer. */
 typedef struct
@@ -318,26 +332,92 @@ gst_earshot_channel_mode_get_type (void)
 /* ---- Models ------------------------------------------------------------ */
 
 static void
-model_ref_clear (gpointer data)
+model_ref_free (ModelRef * m)
 {
-  ModelRef *m = data;
-
   earshot_model_free (m->model);
   g_free (m->path);
   g_strfreev (m->labels);
+  g_free (m->cache_key);
+  g_free (m);
 }
 
 static ModelRef *
 model_ref_ref (ModelRef * m)
 {
-  return m ? g_atomic_rc_box_acquire (m) : NULL;
+  if (m)
+    g_atomic_ref_count_inc (&m->ref);
+  return m;
 }
 
 static void
 model_ref_unref (ModelRef * m)
 {
-  if (m)
-    g_atomic_rc_box_release_full (m, model_ref_clear);
+  gboolean last;
+
+  if (m == NULL)
+    return;
+  g_mutex_lock (&model_cache_lock);
+  last = g_atomic_ref_count_dec (&m->ref);
+  if (last && m->cache_key != NULL && model_cache != NULL
+      && g_hash_table_lookup (model_cache, m->cache_key) == m)
+    g_hash_table_remove (model_cache, m->cache_key);
+  g_mutex_unlock (&model_cache_lock);
+  if (last)
+    model_ref_free (m);
+}
+
+/* The cache key of the model file at `path`, or NULL if it cannot be
+ * stat()ed (then the model is loaded without the cache). */
+static gchar *
+model_cache_key (const gchar * path)
+{
+  GStatBuf st;
+  gchar *canon, *key;
+
+  if (g_stat (path, &st) != 0)
+    return NULL;
+  canon = g_canonicalize_filename (path, NULL);
+  key = g_strdup_printf ("%s|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT "|%"
+      G_GINT64_FORMAT "|%" G_GINT64_FORMAT ".%09ld", canon,
+      (guint64) st.st_dev, (guint64) st.st_ino, (gint64) st.st_size,
+      (gint64) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
+  g_free (canon);
+  return key;
+}
+
+/* A reference to the cached model under `key`, or NULL. */
+static ModelRef *
+model_cache_lookup (const gchar * key)
+{
+  ModelRef *m = NULL;
+
+  g_mutex_lock (&model_cache_lock);
+  if (model_cache != NULL)
+    m = model_ref_ref (g_hash_table_lookup (model_cache, key));
+  g_mutex_unlock (&model_cache_lock);
+  return m;
+}
+
+/* Puts the freshly loaded `m` (its cache_key set) into the cache and
+ * returns it, or, if another thread cached the same file meanwhile, frees
+ * `m` and returns a reference to that one. */
+static ModelRef *
+model_cache_insert (ModelRef * m)
+{
+  ModelRef *have;
+
+  g_mutex_lock (&model_cache_lock);
+  if (model_cache == NULL)
+    model_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  have = model_ref_ref (g_hash_table_lookup (model_cache, m->cache_key));
+  if (have == NULL)
+    g_hash_table_insert (model_cache, m->cache_key, m);
+  g_mutex_unlock (&model_cache_lock);
+  if (have != NULL) {
+    model_ref_unref (m);
+    return have;
+  }
+  return m;
 }
 
 /* Model search path: the folders of $EARSHOT_MODEL_PATH, then the system
@@ -408,7 +488,7 @@ model_find (const gchar * name, gchar ** searched)
 static ModelRef *
 model_load (const gchar * name, GError ** error)
 {
-  gchar *path, *searched = NULL;
+  gchar *path, *searched = NULL, *key;
   earshot_model *model = NULL;
   earshot_status st;
   char msg[512] = "";
@@ -436,16 +516,27 @@ model_load (const gchar * name, GError ** error)
     return NULL;
   }
 
+  key = model_cache_key (path);
+  if (key != NULL && (m = model_cache_lookup (key)) != NULL) {
+    GST_DEBUG ("model %s: shared with other elements", path);
+    g_free (key);
+    g_free (path);
+    return m;
+  }
+
   st = earshot_model_load (path, &model, msg, sizeof msg);
   if (st != EARSHOT_OK) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
         "Could not load model \"%s\": %s", path,
         msg[0] ? msg : earshot_status_str (st));
+    g_free (key);
     g_free (path);
     return NULL;
   }
 
-  m = g_atomic_rc_box_new0 (ModelRef);
+  m = g_new0 (ModelRef, 1);
+  g_atomic_ref_count_init (&m->ref);
+  m->cache_key = key;
   m->model = model;
   m->path = path;
   m->n_classes = (guint) earshot_model_n_labels (model);
@@ -457,7 +548,7 @@ model_load (const gchar * name, GError ** error)
       m->n_classes, earshot_model_features_config (model)->sample_rate,
       earshot_model_features_config (model)->hop_length,
       earshot_model_features_config (model)->win_length);
-  return m;
+  return key != NULL ? model_cache_insert (m) : m;
 }
 
 /* Whether input at `rate` can feed the model at all: some of the band the
