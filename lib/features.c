@@ -49,7 +49,9 @@ struct earshot_features {
   float *window;            /* [win]: periodic window coefficients */
   float *fft_in;            /* [n_fft], fftwf_malloc; [win, n_fft) stays 0 */
   fftwf_complex *fft_out;   /* [n_bins], fftwf_malloc */
-  fftwf_plan plan;          /* r2c of n_fft, planned on fft_in/fft_out */
+  fftwf_plan plan;          /* r2c of n_fft, shared (plan_acquire), run
+                               on fft_in/fft_out with the new-array
+                               execute */
   float *power;             /* [n_bins + pad]: |X[k]|^2 scratch; the pad
                                (the longest band, zero) lets mel_bands()
                                run short bands on with zero weights */
@@ -362,6 +364,80 @@ build_filterbank (earshot_features *fe, char *err, size_t err_size)
   return EARSHOT_OK;
 }
 
+/* One plan per FFT size for the whole process, shared by every front end
+ * of that size: fftwf_execute_dft_r2c on other arrays of the same
+ * alignment (fftwf_malloc's) is thread safe, and a plan is a few KiB that
+ * N streams need not hold N times.  Reference counted, all under
+ * fftw_lock. */
+typedef struct shared_plan {
+  struct shared_plan *next;
+  uint32_t n_fft;
+  unsigned refs;
+  fftwf_plan plan;
+} shared_plan;
+
+static shared_plan *shared_plans;   /* under fftw_lock */
+
+/* A reference to the r2c plan of n_fft points, or NULL (out of memory, or
+ * FFTW could not plan).  Call with fftw_lock held. */
+static fftwf_plan
+plan_acquire (uint32_t n_fft)
+{
+  shared_plan *p;
+
+  for (p = shared_plans; p != NULL; p = p->next) {
+    if (p->n_fft == n_fft) {
+      p->refs++;
+      return p->plan;
+    }
+  }
+  p = calloc (1, sizeof *p);
+  float *in = fftwf_malloc (n_fft * sizeof *in);
+  fftwf_complex *out = fftwf_malloc ((n_fft / 2 + 1) * sizeof *out);
+  if (p != NULL && in != NULL && out != NULL) {
+    /* ESTIMATE: the plan is a deterministic function of n_fft and the
+     * (fftwf_malloc, hence SIMD) alignment, so every process computes the
+     * same bits; MEASURE would time candidates and could differ from run
+     * to run.  (FFTW would still prefer wisdom that other code in the
+     * process imported or measured for this size; libearshot itself never
+     * makes any.)  ESTIMATE does not touch the arrays, so these are only
+     * the model of the arrays execute is given.  PRESERVE_INPUT keeps the
+     * zero tail of fft_in intact (the default for 1-d r2c, stated here
+     * because the code relies on it). */
+    p->plan = fftwf_plan_dft_r2c_1d ((int) n_fft, in, out,
+        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
+  }
+  fftwf_free (in);
+  fftwf_free (out);
+  if (p == NULL || p->plan == NULL) {
+    free (p);
+    return NULL;
+  }
+  p->n_fft = n_fft;
+  p->refs = 1;
+  p->next = shared_plans;
+  shared_plans = p;
+  return p->plan;
+}
+
+/* Drops a reference taken by plan_acquire.  Call with fftw_lock held. */
+static void
+plan_release (fftwf_plan plan)
+{
+  for (shared_plan **pp = &shared_plans; *pp != NULL; pp = &(*pp)->next) {
+    shared_plan *p = *pp;
+    if (p->plan == plan) {
+      if (--p->refs == 0) {
+        *pp = p->next;
+        fftwf_destroy_plan (p->plan);
+        free (p);
+      }
+      return;
+    }
+  }
+  assert (0 && "plan_release of an unknown plan");
+}
+
 static earshot_status
 build_fft (earshot_features *fe, char *err, size_t err_size)
 {
@@ -370,17 +446,8 @@ build_fft (earshot_features *fe, char *err, size_t err_size)
   pthread_mutex_lock (&fftw_lock);
   fe->fft_in = fftwf_malloc (n_fft * sizeof *fe->fft_in);
   fe->fft_out = fftwf_malloc (fe->n_bins * sizeof *fe->fft_out);
-  if (fe->fft_in != NULL && fe->fft_out != NULL) {
-    /* ESTIMATE: the plan is a deterministic function of n_fft and the
-     * (fftwf_malloc, hence SIMD) alignment, so every object computes the
-     * same bits; MEASURE would time candidates and could differ.  (FFTW
-     * would still prefer wisdom that other code in the process imported or
-     * measured for this size; libearshot itself never makes any.)
-     * PRESERVE_INPUT keeps the zero tail of fft_in intact (the default for
-     * 1-d r2c, stated here because the code relies on it). */
-    fe->plan = fftwf_plan_dft_r2c_1d ((int) n_fft, fe->fft_in, fe->fft_out,
-        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
-  }
+  if (fe->fft_in != NULL && fe->fft_out != NULL)
+    fe->plan = plan_acquire (n_fft);
   pthread_mutex_unlock (&fftw_lock);
 
   if (fe->fft_in == NULL || fe->fft_out == NULL)
@@ -389,8 +456,8 @@ build_fft (earshot_features *fe, char *err, size_t err_size)
   if (fe->plan == NULL)
     return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
         "features: FFTW could not plan a real FFT of %u points", n_fft);
-  /* Planning with ESTIMATE does not touch the arrays; zero the input once
-   * so its padding [win, n_fft) is zero for every frame. */
+  /* Zero the input once so its padding [win, n_fft) is zero for every
+   * frame. */
   memset (fe->fft_in, 0, n_fft * sizeof *fe->fft_in);
   return EARSHOT_OK;
 }
@@ -475,7 +542,7 @@ earshot_features_free (earshot_features *fe)
     return;
   pthread_mutex_lock (&fftw_lock);
   if (fe->plan != NULL)
-    fftwf_destroy_plan (fe->plan);
+    plan_release (fe->plan);
   fftwf_free (fe->fft_in);
   fftwf_free (fe->fft_out);
   pthread_mutex_unlock (&fftw_lock);
