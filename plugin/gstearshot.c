@@ -630,6 +630,29 @@ argmax (const gdouble * v, guint n)
   return best;
 }
 
+/* Names of the `earshot` message and its fields, interned once
+ * (class_init): a message per 10 ms frame should not look each of eleven
+ * strings up in GLib's quark table, under its lock. */
+static GQuark q_earshot, q_timestamp, q_stream_time, q_running_time,
+    q_duration, q_frames, q_channel, q_label, q_class, q_confidence,
+    q_probabilities;
+
+static void
+intern_message_names (void)
+{
+  q_earshot = g_quark_from_static_string ("earshot");
+  q_timestamp = g_quark_from_static_string ("timestamp");
+  q_stream_time = g_quark_from_static_string ("stream-time");
+  q_running_time = g_quark_from_static_string ("running-time");
+  q_duration = g_quark_from_static_string ("duration");
+  q_frames = g_quark_from_static_string ("frames");
+  q_channel = g_quark_from_static_string ("channel");
+  q_label = g_quark_from_static_string ("label");
+  q_class = g_quark_from_static_string ("class");
+  q_confidence = g_quark_from_static_string ("confidence");
+  q_probabilities = g_quark_from_static_string ("probabilities");
+}
+
 /* Queues an `earshot` message: mean posteriors `p` of `frames` frames from
  * frame `first`, channel `channel` (-1: the mix). */
 static void
@@ -639,7 +662,7 @@ queue_frame_message (GstEarshot * self, gint channel, guint64 first,
   GstClockTime ts = frame_time (self, first);
   GstClockTime end = frame_time (self, first + frames);
   GstClockTime st, rt;
-  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+  GValue array = G_VALUE_INIT;
   GstStructure *s;
   gint k = argmax (p, self->n_classes);
 
@@ -647,23 +670,23 @@ queue_frame_message (GstEarshot * self, gint channel, guint64 first,
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " (+%u) at %" GST_TIME_FORMAT
       ": %s %.3f", first, frames, GST_TIME_ARGS (ts), self->active->labels[k],
       p[k]);
-  s = gst_structure_new ("earshot",
-      "timestamp", G_TYPE_UINT64, ts,
-      "stream-time", G_TYPE_UINT64, st,
-      "running-time", G_TYPE_UINT64, rt,
-      "duration", G_TYPE_UINT64, GST_CLOCK_DIFF (ts, end),
-      "frames", G_TYPE_UINT, frames,
-      "channel", G_TYPE_INT, channel,
-      "label", G_TYPE_STRING, self->active->labels[k],
-      "class", G_TYPE_INT, k, "confidence", G_TYPE_DOUBLE, p[k], NULL);
+  s = gst_structure_new_id (q_earshot,
+      q_timestamp, G_TYPE_UINT64, ts,
+      q_stream_time, G_TYPE_UINT64, st,
+      q_running_time, G_TYPE_UINT64, rt,
+      q_duration, G_TYPE_UINT64, GST_CLOCK_DIFF (ts, end),
+      q_frames, G_TYPE_UINT, frames,
+      q_channel, G_TYPE_INT, channel,
+      q_label, G_TYPE_STRING, self->active->labels[k],
+      q_class, G_TYPE_INT, k, q_confidence, G_TYPE_DOUBLE, p[k], NULL);
   g_value_init (&array, GST_TYPE_ARRAY);
-  g_value_init (&v, G_TYPE_DOUBLE);
   for (guint i = 0; i < self->n_classes; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_DOUBLE);
     g_value_set_double (&v, p[i]);
-    gst_value_array_append_value (&array, &v);
+    gst_value_array_append_and_take_value (&array, &v);
   }
-  g_value_unset (&v);
-  gst_structure_take_value (s, "probabilities", &array);
+  gst_structure_id_take_value (s, q_probabilities, &array);
   g_queue_push_tail (&self->messages,
       gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -1821,6 +1844,7 @@ gst_earshot_class_init (GstEarshotClass * klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_earshot_debug, "earshot", 0,
       "audio classification");
+  intern_message_names ();
 
   gobject_class->set_property = gst_earshot_set_property;
   gobject_class->get_property = gst_earshot_get_property;
