@@ -150,7 +150,7 @@ typedef float earshot_f32x8 __attribute__((vector_size (32)));
   ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) \
       + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
-/* t[q] <- SUM8 (sq) for the accumulators s0 .. s7 of eight rows, with
+/* t <- [SUM8 (s0), ..., SUM8 (s7)] for the accumulators of eight rows, with
  * the very additions of SUM8 in the same order (so the same bits), all
  * eight rows at once: first each row's
  * halves (v0+v4, v1+v5, v2+v6, v3+v7), two rows per vector; then the
@@ -159,7 +159,7 @@ typedef float earshot_f32x8 __attribute__((vector_size (32)));
 static inline void
 sum8x8 (earshot_f32x8 s0, earshot_f32x8 s1, earshot_f32x8 s2,
     earshot_f32x8 s3, earshot_f32x8 s4, earshot_f32x8 s5, earshot_f32x8 s6,
-    earshot_f32x8 s7, float *t)
+    earshot_f32x8 s7, earshot_f32x8 *t)
 {
 #define HALVES(a, b) \
   (__builtin_shufflevector (a, b, 0, 1, 2, 3, 8, 9, 10, 11) \
@@ -176,8 +176,7 @@ sum8x8 (earshot_f32x8 s0, earshot_f32x8 s1, earshot_f32x8 s2,
   earshot_f32x8 f = PAIRS (c0, c1);
 #undef HALVES
 #undef PAIRS
-  t[0] = f[0]; t[1] = f[4]; t[2] = f[1]; t[3] = f[5];
-  t[4] = f[2]; t[5] = f[6]; t[6] = f[3]; t[7] = f[7];
+  *t = __builtin_shufflevector (f, f, 0, 4, 1, 5, 2, 6, 3, 7);
 }
 
 static EARSHOT_KERNEL void
@@ -213,13 +212,24 @@ matvec (size_t m, size_t n, const float *restrict a,
       s6 += v6 * xv;
       s7 += v7 * xv;
     }
-    float t[8];
-    sum8x8 (s0, s1, s2, s3, s4, s5, s6, s7, t);
-    for (; k < n; k++)
-      for (int q = 0; q < 8; q++)
-        t[q] += ar[q * n + k] * x[k];
-    for (int q = 0; q < 8; q++)
-      y[r + q] = accumulate ? y[r + q] + t[q] : t[q];
+    earshot_f32x8 t;
+    sum8x8 (s0, s1, s2, s3, s4, s5, s6, s7, &t);
+    if (k < n) {
+      float tq[8];
+      memcpy (tq, &t, sizeof tq);
+      for (; k < n; k++)
+        for (int q = 0; q < 8; q++)
+          tq[q] += ar[q * n + k] * x[k];
+      memcpy (&t, tq, sizeof t);
+    }
+    /* y <- y + t (or t) as one vector: the same additions as per row, and
+     * no vector-to-scalar round trip through memory */
+    if (accumulate) {
+      earshot_f32x8 yv;
+      memcpy (&yv, y + r, sizeof yv);
+      t = yv + t;
+    }
+    memcpy (y + r, &t, sizeof t);
   }
   for (; r + 4 <= m; r += 4) {
     const float *a0 = a + r * n, *a1 = a0 + n, *a2 = a1 + n, *a3 = a2 + n;
