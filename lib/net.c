@@ -150,34 +150,30 @@ typedef float earshot_f32x8 __attribute__((vector_size (32)));
   ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) \
       + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
-/* t <- [SUM8 (s0), ..., SUM8 (s7)] for the accumulators of eight rows, with
- * the very additions of SUM8 in the same order (so the same bits), all
- * eight rows at once: first each row's
- * halves (v0+v4, v1+v5, v2+v6, v3+v7), two rows per vector; then the
- * neighbouring pairs, twice.  Float addition is commutative, so which
- * operand comes from which shuffle does not matter. */
-static inline void
-sum8x8 (earshot_f32x8 s0, earshot_f32x8 s1, earshot_f32x8 s2,
-    earshot_f32x8 s3, earshot_f32x8 s4, earshot_f32x8 s5, earshot_f32x8 s6,
-    earshot_f32x8 s7, earshot_f32x8 *t)
-{
-#define HALVES(a, b) \
+/* t <- [SUM8 (s0), ..., SUM8 (s7)] for the accumulators of eight rows,
+ * with the very additions of SUM8 in the same order (so the same bits),
+ * all eight rows at once: first each row's halves (v0+v4, v1+v5, v2+v6,
+ * v3+v7), two rows per vector; then the neighbouring pairs, twice.  Float
+ * addition is commutative, so which operand comes from which shuffle does
+ * not matter.  A macro, not a function: vectors passed by value to a
+ * function built without AVX would change the ABI (-Wpsabi). */
+#define HALVES8(a, b) \
   (__builtin_shufflevector (a, b, 0, 1, 2, 3, 8, 9, 10, 11) \
       + __builtin_shufflevector (a, b, 4, 5, 6, 7, 12, 13, 14, 15))
-#define PAIRS(a, b) \
+#define PAIRS8(a, b) \
   (__builtin_shufflevector (a, b, 0, 2, 8, 10, 4, 6, 12, 14) \
       + __builtin_shufflevector (a, b, 1, 3, 9, 11, 5, 7, 13, 15))
-  /* h01 = [row 0 | row 1], each (v0+v4, v1+v5, v2+v6, v3+v7) */
-  earshot_f32x8 h01 = HALVES (s0, s1), h23 = HALVES (s2, s3);
-  earshot_f32x8 h45 = HALVES (s4, s5), h67 = HALVES (s6, s7);
-  /* c0: rows 0, 2, 1, 3, two half-sums each; c1: rows 4, 6, 5, 7 */
-  earshot_f32x8 c0 = PAIRS (h01, h23), c1 = PAIRS (h45, h67);
-  /* f: rows 0, 2, 4, 6, 1, 3, 5, 7 */
-  earshot_f32x8 f = PAIRS (c0, c1);
-#undef HALVES
-#undef PAIRS
-  *t = __builtin_shufflevector (f, f, 0, 4, 1, 5, 2, 6, 3, 7);
-}
+#define SUM8X8(t, s0, s1, s2, s3, s4, s5, s6, s7) \
+  do { \
+    /* h01 = [row 0 | row 1], each (v0+v4, v1+v5, v2+v6, v3+v7) */ \
+    earshot_f32x8 h01 = HALVES8 (s0, s1), h23 = HALVES8 (s2, s3); \
+    earshot_f32x8 h45 = HALVES8 (s4, s5), h67 = HALVES8 (s6, s7); \
+    /* c0: rows 0, 2, 1, 3, two half-sums each; c1: rows 4, 6, 5, 7 */ \
+    earshot_f32x8 c0 = PAIRS8 (h01, h23), c1 = PAIRS8 (h45, h67); \
+    /* f: rows 0, 2, 4, 6, 1, 3, 5, 7 */ \
+    earshot_f32x8 f = PAIRS8 (c0, c1); \
+    (t) = __builtin_shufflevector (f, f, 0, 4, 1, 5, 2, 6, 3, 7); \
+  } while (0)
 
 static EARSHOT_KERNEL void
 matvec (size_t m, size_t n, const float *restrict a,
@@ -185,7 +181,7 @@ matvec (size_t m, size_t n, const float *restrict a,
 {
   size_t r = 0;
   /* Eight rows at a time: x is loaded once per eight rows, and the lane
-   * sums are done together (sum8x8).  Each row's sum is computed exactly
+   * sums are done together (SUM8X8).  Each row's sum is computed exactly
    * as in the four-row loop below. */
   for (; r + 8 <= m; r += 8) {
     const float *ar = a + r * n;
@@ -213,7 +209,7 @@ matvec (size_t m, size_t n, const float *restrict a,
       s7 += v7 * xv;
     }
     earshot_f32x8 t;
-    sum8x8 (s0, s1, s2, s3, s4, s5, s6, s7, &t);
+    SUM8X8 (t, s0, s1, s2, s3, s4, s5, s6, s7);
     if (k < n) {
       float tq[8];
       memcpy (tq, &t, sizeof tq);
@@ -266,6 +262,9 @@ matvec (size_t m, size_t n, const float *restrict a,
 }
 
 #undef SUM8
+#undef SUM8X8
+#undef PAIRS8
+#undef HALVES8
 
 /* Copies the row v [n] into each of the `rows` rows of m [rows x ld]. */
 static void
