@@ -3,7 +3,8 @@
  * and the memory each one costs.
  *
  *   streams [--seconds S] [--buffer-ms MS] [--max-lag-ms L] [--messages]
- *           [--model FILE] [--input FILE] [--memory-n N] [N...]
+ *           [--model FILE] [--input FILE] [--memory-n N] [--element NAME]
+ *           [N...]
  *
  * Method.  The input (default examples/sample.ogg) is decoded once to F32
  * mono at 16 kHz.  For each N (default 100, 200, 300, 400, 500, 600, 800,
@@ -15,7 +16,9 @@
  * audio into every appsrc (each stream starting at its own offset in the
  * input, looping), at the moment that audio would have been complete in a
  * live capture (absolute deadlines on CLOCK_MONOTONIC, so the feeder
- * never drifts).  A probe on earshot's source pad notes when each buffer
+ * never drifts).  Each stream's first buffer goes in untimed, before the
+ * clock starts: it carries the caps and the element's set-up, which a
+ * live service does once per stream as it joins, not all N at once.  A probe on earshot's source pad notes when each buffer
  * has been classified; its lag is that time minus the moment it was due
  * to be pushed.  After S seconds (default 10) the feeder stops and waits
  * for the stragglers.  N streams are "real time" when every buffer of
@@ -23,6 +26,8 @@
  * no stream fell behind, not even for a moment.  The figure printed is
  * the largest N that passed.  Posting of messages is off unless
  * --messages (then each pipeline's bus is drained by the feeder).
+ * --element identity runs the same with `identity` in earshot's place:
+ * what the pipelines cost without earshot.
  *
  * CPU: the process's user + system time over the run (all threads, from
  * getrusage), as a share of the machine's cores, and per stream and frame.
@@ -239,11 +244,13 @@ drain_bus (Stream * s)
   gst_object_unref (bus);
 }
 
-/* Feeds every stream in real time for `ticks` buffers from `t0`. */
+/* Feeds every stream in real time with buffers k0 .. ticks - 1, buffer k
+ * due at t0 + (k + 1) period. */
 static void
-feed (Stream * st, guint n, const Config * c, gint64 t0, guint64 ticks)
+feed (Stream * st, guint n, const Config * c, gint64 t0, guint64 k0,
+    guint64 ticks)
 {
-  for (guint64 k = 0; k < ticks; k++) {
+  for (guint64 k = k0; k < ticks; k++) {
     gint64 due = t0 + (gint64) (k + 1) * c->period_ns;
     struct timespec ts = { due / 1000000000, due % 1000000000 };
     while (clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0);
@@ -264,17 +271,29 @@ run (guint n, const Config * c, double seconds, gint64 max_lag_ns)
     stream_init (&st[i], c, i);
   guint64 ticks = (guint64) (seconds * 1e9 / c->period_ns);
 
-  /* let every pipeline reach PLAYING before the clock starts */
+  /* Let every pipeline reach PLAYING, and take its first buffer (caps,
+   * the element's set-up: a stream that joins, not one that runs) before
+   * the clock starts: buffer 0 is untimed. */
   for (guint i = 0; i < n; i++)
     gst_element_get_state (st[i].pipe, NULL, NULL, GST_CLOCK_TIME_NONE);
-  gint64 t0 = mono_ns () + 100 * GST_MSECOND;
   for (guint i = 0; i < n; i++)
+    push (&st[i], c, 0);
+  for (guint i = 0; i < n; i++)
+    while (g_atomic_int_get (&st[i].done) < 1)
+      g_usleep (1000);
+  /* buffer 1 is due 100 ms from now */
+  gint64 t0 = mono_ns () + 100 * GST_MSECOND - 2 * c->period_ns;
+  for (guint i = 0; i < n; i++) {
     st[i].t0 = t0;
+    __atomic_store_n (&st[i].max_lag, 0, __ATOMIC_RELAXED);
+    g_atomic_int_set (&st[i].done, 1);
+  }
 
   printf ("N = %u:\n", n);
   print_load ("before");
   double cpu0 = cpu_seconds ();
-  feed (st, n, c, t0, ticks);
+  feed (st, n, c, t0, 1, ticks + 1);
+  ticks++;                      /* buffers 0 .. ticks - 1 in all */
   /* stragglers: everything was due by t_end; wait up to max_lag past it */
   gint64 t_end = t0 + (gint64) ticks * c->period_ns;
   gboolean all_done;
@@ -306,11 +325,11 @@ run (guint n, const Config * c, double seconds, gint64 max_lag_ns)
   }
   gboolean ok = late == 0 && missing == 0;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-  double frames = (double) n * ticks * c->buf / (RATE / 100.0);
+  double frames = (double) n * (ticks - 1) * c->buf / (RATE / 100.0);
   printf ("  %.1f s of audio per stream in buffers of %.0f ms; worst lag "
       "%.1f ms, mean of each stream's worst %.1f ms; %u of %u streams "
       "later than %.0f ms, %" G_GUINT64_FORMAT " buffers unprocessed\n",
-      ticks * c->period_ns * 1e-9, c->period_ns * 1e-6, worst * 1e-6,
+      (ticks - 1) * c->period_ns * 1e-9, c->period_ns * 1e-6, worst * 1e-6,
       mean * 1e-6, late, n, max_lag_ns * 1e-6, missing);
   printf ("  CPU %.2f s over %.2f s: %.0f %% of %ld cores; %.2f us per "
       "stream-frame (everything in the process); %s\n", cpu, wall,
@@ -333,7 +352,7 @@ memory_per_stream (guint n, const Config * c)
   stream_init (&st[0], c, 0);
   gst_element_get_state (st[0].pipe, NULL, NULL, GST_CLOCK_TIME_NONE);
   st[0].t0 = mono_ns ();
-  feed (st, 1, c, st[0].t0, 50);
+  feed (st, 1, c, st[0].t0, 0, 50);
   g_usleep (200000);
   double rss1 = rss_kib ();
   for (guint i = 1; i <= n; i++)
@@ -343,7 +362,7 @@ memory_per_stream (guint n, const Config * c)
   gint64 t0 = mono_ns ();
   for (guint i = 0; i <= n; i++)
     st[i].t0 = t0;
-  feed (st, n + 1, c, t0, (guint64) (1e9 / c->period_ns));
+  feed (st, n + 1, c, t0, 0, (guint64) (1e9 / c->period_ns));
   g_usleep (200000);
   double rss = rss_kib ();
   for (guint i = 0; i <= n; i++)
@@ -406,6 +425,8 @@ main (int argc, char **argv)
       memory_n = (guint) atoi (argv[++i]);
     else if (strcmp (argv[i], "--memory-of") == 0 && i + 1 < argc)
       memory_of = argv[++i];  /* internal: see memory_in_child() */
+    else if (strcmp (argv[i], "--element") == 0 && i + 1 < argc)
+      c.element = argv[++i];
     else if (strcmp (argv[i], "--messages") == 0)
       c.messages = TRUE;
     else if (argv[i][0] != '-' && atoi (argv[i]) > 0) {
@@ -414,7 +435,7 @@ main (int argc, char **argv)
     } else {
       fprintf (stderr, "usage: streams [--seconds S] [--buffer-ms MS] "
           "[--max-lag-ms L] [--messages] [--model FILE] [--input FILE] "
-          "[--memory-n N] [N...]\n");
+          "[--memory-n N] [--element NAME] [N...]\n");
       return 2;
     }
   }
@@ -434,10 +455,14 @@ main (int argc, char **argv)
     return 0;
   }
 
-  printf ("earshot many-streams bench: appsrc ! earshot model=%s "
-      "post-messages=%s ! fakesink, %.0f ms buffers at real-time pace, "
-      "real time = every buffer classified within %.0f ms of its due time\n",
-      c.model, c.messages ? "true" : "false", buffer_ms, max_lag_ms);
+  if (strcmp (c.element, "earshot") == 0)
+    printf ("earshot many-streams bench: appsrc ! earshot model=%s "
+        "post-messages=%s ! fakesink", c.model,
+        c.messages ? "true" : "false");
+  else
+    printf ("earshot many-streams bench: appsrc ! %s ! fakesink", c.element);
+  printf (", %.0f ms buffers at real-time pace, real time = every buffer "
+      "classified within %.0f ms of its due time\n", buffer_ms, max_lag_ms);
 
   guint best = 0;
   for (guint i = 0; i < ns->len; i++) {
