@@ -16,8 +16,8 @@
 # mean over the runs (hyperfine keeps CPU times only as means).  The
 # overhead is (with - without) / without.  Three variants with earshot: the element's
 # defaults (a bus message per 10 ms frame, which gst-launch's main loop
-# receives), post-messages=false, and the sms model.  /usr/bin/time -v gives
-# the maximum RSS of one run of each for comparison.
+# receives), post-messages=false, and the sms model.  GNU time also gives
+# each pipeline's maximum RSS.
 #
 # It prints figures and never fails on time.  Needs gst-launch-1.0 with the
 # base and good plugins (vorbis, ogg, rawaudioparse), hyperfine, python3
@@ -68,6 +68,21 @@ with_sms="$base ! earshot model=sms post-messages=false ! fakesink"
 echo "earshot decode-pipeline bench: $audio_s s of 16 kHz mono Ogg Vorbis ($frames frames), $runs runs each, CPU = user + system"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Runs interleaved (each round runs every pipeline once), so that load
+# from other work falls on all of them alike; per pipeline the least CPU
+# time (user + system, GNU time, 10 ms steps) of the rounds counts: the
+# run least disturbed.  hyperfine's mean and spread are printed beside it.
+names="without|earshot (defaults: messages on)|earshot post-messages=false|earshot model=sms post-messages=false"
+round=0
+: > "$tmp/runs"
+while [ $round -lt "$runs" ]; do
+  i=0
+  for p in "$without" "$with_default" "$with_quiet" "$with_sms"; do
+    /usr/bin/time -f "$i %U %S %e %M" -a -o "$tmp/runs" sh -c "$p" > /dev/null
+    i=$((i + 1))
+  done
+  round=$((round + 1))
+done
 hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$tmp/hf.json" \
   -n without "$without" \
   -n "earshot (defaults: messages on)" "$with_default" \
@@ -76,35 +91,34 @@ hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$tmp/hf.json" \
   cat "$tmp/hf.txt" >&2; exit 1; }
 
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$tmp/hf.json" "$frames" "$audio_s" <<'EOF'
+python3 - "$tmp/runs" "$tmp/hf.json" "$frames" "$audio_s" "$names" <<'EOF'
 import json, sys
-res = json.load(open(sys.argv[1]))["results"]
-frames, audio_s = int(sys.argv[2]), float(sys.argv[3])
-def cpu(r):
-    return r["user"] + r["system"]     # means over the runs
-rows = []
-for r in res:
-    rows.append((r["command"], cpu(r), min(r["times"]), r["mean"]))
-base = rows[0][1]
+runs, hf, frames, audio_s = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+names = sys.argv[5].split("|")
+best, rss = {}, {}
+for line in open(runs):
+    f = line.split()
+    if len(f) != 5 or not f[0].isdigit():
+        continue                      # GNU time's notes ("Command exited ...")
+    i, cpu, kib = int(f[0]), float(f[1]) + float(f[2]), int(f[4])
+    best[i] = min(best.get(i, 1e30), cpu)
+    rss[i] = max(rss.get(i, 0), kib)
+res = json.load(open(hf))["results"]
+base = best[0]
 print()
-print("%-40s %9s %9s %10s %12s" % ("pipeline", "CPU s", "wall s", "overhead", "us/frame"))
-for name, c, wmin, wmean in rows:
-    if name == "without":
-        print("%-40s %9.3f %9.3f %10s %12s" % (name, c, wmin, "", ""))
+print("%-40s %8s %10s %9s %18s %9s" % ("pipeline", "CPU s", "overhead", "us/frame",
+      "hyperfine CPU s", "max RSS"))
+for i, name in enumerate(names):
+    r = res[i]
+    hfc = r["user"] + r["system"]
+    hfs = "%.3f (mean)" % hfc
+    if i == 0:
+        print("%-40s %8.3f %10s %9s %18s %6d KiB" % (name, best[i], "", "", hfs, rss[i]))
     else:
-        print("%-40s %9.3f %9.3f %9.1f %% %12.2f" % (name, c, wmin,
-              100.0 * (c - base) / base, (c - base) / frames * 1e6))
+        print("%-40s %8.3f %8.1f %% %9.2f %18s %6d KiB" % (name, best[i],
+              100.0 * (best[i] - base) / base, (best[i] - base) / frames * 1e6, hfs, rss[i]))
 print()
-print("CPU s: mean user + system time of a run (hyperfine); wall s: fastest run.")
+print("CPU s: least user + system time of the rounds (GNU time); hyperfine: its mean over as many runs.")
 print("overhead: extra CPU time over the pipeline without earshot; us/frame: that extra per 10 ms frame.")
 print("the audio lasts %.0f s: the pipeline without earshot runs at %.0fx real time on CPU time." % (audio_s, audio_s / base))
 EOF
-
-if [ -x /usr/bin/time ]; then
-  echo
-  for p in "$without" "$with_default"; do
-    rss=$(/usr/bin/time -v sh -c "$p" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p')
-    case $p in *earshot*) n="with earshot" ;; *) n="without" ;; esac
-    echo "max RSS, $n: $rss KiB (/usr/bin/time -v)"
-  done
-fi
