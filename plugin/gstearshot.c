@@ -1867,7 +1867,8 @@ gst_earshot_class_init (GstEarshotClass * klass)
       "Model file, or the name of an installed model (NAME.earshot in "
       "$EARSHOT_MODEL_PATH, " EARSHOT_MODELS_DIR " or "
       EARSHOT_SOURCE_MODELS_DIR "); unset: the default model \""
-      DEFAULT_MODEL_NAME "\"", NULL,
+      DEFAULT_MODEL_NAME "\".  Elements using the same file share one "
+      "loaded copy", NULL,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**
