@@ -27,6 +27,9 @@
 
 #define MAX_MELS 512u
 
+/* Mel bands summed side by side (mel_bands()). */
+#define EARSHOT_MEL_GROUP 4u
+
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
@@ -46,8 +49,12 @@ struct earshot_features {
   float *window;            /* [win]: periodic window coefficients */
   float *fft_in;            /* [n_fft], fftwf_malloc; [win, n_fft) stays 0 */
   fftwf_complex *fft_out;   /* [n_bins], fftwf_malloc */
-  fftwf_plan plan;          /* r2c of n_fft, planned on fft_in/fft_out */
-  float *power;             /* [n_bins]: |X[k]|^2 scratch */
+  fftwf_plan plan;          /* r2c of n_fft, shared (plan_acquire), run
+                               on fft_in/fft_out with the new-array
+                               execute */
+  float *power;             /* [n_bins + pad]: |X[k]|^2 scratch; the pad
+                               (the longest band, zero) lets mel_bands()
+                               run short bands on with zero weights */
 
   /* Sparse filterbank: band m has weights[band_offset[m] + j] on bins
    * band_first[m] + j, 0 <= j < band_count[m]; zero elsewhere. */
@@ -55,6 +62,13 @@ struct earshot_features {
   uint32_t *band_count;     /* [n_mels] */
   uint32_t *band_offset;    /* [n_mels] */
   float *weights;           /* [sum of band_count] */
+
+  /* The same weights for mel_bands(): bands in groups of EARSHOT_MEL_GROUP
+   * (the last group padded with empty bands), group g's weights as
+   * [group_len[g] x EARSHOT_MEL_GROUP], zero beyond each band's count. */
+  uint32_t *gfirst;         /* [n_groups * EARSHOT_MEL_GROUP] first bins */
+  uint32_t *group_len;      /* [n_groups] longest band of the group */
+  float *gweights;          /* [sum of group_len x EARSHOT_MEL_GROUP] */
 
   float *mean;              /* [n_mels] or NULL: no normalisation */
   float *inv_std;           /* [n_mels] or NULL: 1 / std */
@@ -306,7 +320,122 @@ build_filterbank (earshot_features *fe, char *err, size_t err_size)
     for (uint32_t j = 0; j < fe->band_count[m]; j++)
       fe->weights[fe->band_offset[m] + j] = (float) triangle (cfg, f, m,
           bin_hz (cfg, fe->band_first[m] + j));
+
+  /* The grouped copy for mel_bands(); padding bands are empty (count 0,
+   * first bin 0). */
+  const uint32_t n_groups = (n_mels + EARSHOT_MEL_GROUP - 1)
+      / EARSHOT_MEL_GROUP;
+  size_t gtotal = 0;
+  uint32_t longest = 0;
+  fe->gfirst = calloc ((size_t) n_groups * EARSHOT_MEL_GROUP,
+      sizeof *fe->gfirst);
+  fe->group_len = calloc (n_groups, sizeof *fe->group_len);
+  if (fe->gfirst == NULL || fe->group_len == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for the filterbank");
+  for (uint32_t m = 0; m < n_mels; m++) {
+    uint32_t g = m / EARSHOT_MEL_GROUP;
+    fe->gfirst[m] = fe->band_first[m];
+    if (fe->band_count[m] > fe->group_len[g])
+      fe->group_len[g] = fe->band_count[m];
+  }
+  for (uint32_t g = 0; g < n_groups; g++) {
+    gtotal += (size_t) fe->group_len[g] * EARSHOT_MEL_GROUP;
+    if (fe->group_len[g] > longest)
+      longest = fe->group_len[g];
+  }
+  fe->gweights = calloc (gtotal ? gtotal : 1, sizeof *fe->gweights);
+  /* P padded with `longest` zeros: a band run on to its group's length
+   * reads at most first + longest - 1 < n_bins + longest. */
+  fe->power = calloc ((size_t) fe->n_bins + longest, sizeof *fe->power);
+  if (fe->gweights == NULL || fe->power == NULL)
+    return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
+        "features: out of memory for the filterbank");
+  float *gw = fe->gweights;
+  for (uint32_t g = 0; g < n_groups; g++) {
+    for (uint32_t b = 0; b < EARSHOT_MEL_GROUP; b++) {
+      uint32_t m = g * EARSHOT_MEL_GROUP + b;
+      for (uint32_t j = 0; m < n_mels && j < fe->band_count[m]; j++)
+        gw[(size_t) j * EARSHOT_MEL_GROUP + b] =
+            fe->weights[fe->band_offset[m] + j];
+    }
+    gw += (size_t) fe->group_len[g] * EARSHOT_MEL_GROUP;
+  }
   return EARSHOT_OK;
+}
+
+/* One plan per FFT size for the whole process, shared by every front end
+ * of that size: fftwf_execute_dft_r2c on other arrays of the same
+ * alignment (fftwf_malloc's) is thread safe, and a plan is a few KiB that
+ * N streams need not hold N times.  Reference counted, all under
+ * fftw_lock. */
+typedef struct shared_plan {
+  struct shared_plan *next;
+  uint32_t n_fft;
+  unsigned refs;
+  fftwf_plan plan;
+} shared_plan;
+
+static shared_plan *shared_plans;   /* under fftw_lock */
+
+/* A reference to the r2c plan of n_fft points, or NULL (out of memory, or
+ * FFTW could not plan).  Call with fftw_lock held. */
+static fftwf_plan
+plan_acquire (uint32_t n_fft)
+{
+  shared_plan *p;
+
+  for (p = shared_plans; p != NULL; p = p->next) {
+    if (p->n_fft == n_fft) {
+      p->refs++;
+      return p->plan;
+    }
+  }
+  p = calloc (1, sizeof *p);
+  float *in = fftwf_malloc (n_fft * sizeof *in);
+  fftwf_complex *out = fftwf_malloc ((n_fft / 2 + 1) * sizeof *out);
+  if (p != NULL && in != NULL && out != NULL) {
+    /* ESTIMATE: the plan is a deterministic function of n_fft and the
+     * (fftwf_malloc, hence SIMD) alignment, so every process computes the
+     * same bits; MEASURE would time candidates and could differ from run
+     * to run.  (FFTW would still prefer wisdom that other code in the
+     * process imported or measured for this size; libearshot itself never
+     * makes any.)  ESTIMATE does not touch the arrays, so these are only
+     * the model of the arrays execute is given.  PRESERVE_INPUT keeps the
+     * zero tail of fft_in intact (the default for 1-d r2c, stated here
+     * because the code relies on it). */
+    p->plan = fftwf_plan_dft_r2c_1d ((int) n_fft, in, out,
+        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
+  }
+  fftwf_free (in);
+  fftwf_free (out);
+  if (p == NULL || p->plan == NULL) {
+    free (p);
+    return NULL;
+  }
+  p->n_fft = n_fft;
+  p->refs = 1;
+  p->next = shared_plans;
+  shared_plans = p;
+  return p->plan;
+}
+
+/* Drops a reference taken by plan_acquire.  Call with fftw_lock held. */
+static void
+plan_release (fftwf_plan plan)
+{
+  for (shared_plan **pp = &shared_plans; *pp != NULL; pp = &(*pp)->next) {
+    shared_plan *p = *pp;
+    if (p->plan == plan) {
+      if (--p->refs == 0) {
+        *pp = p->next;
+        fftwf_destroy_plan (p->plan);
+        free (p);
+      }
+      return;
+    }
+  }
+  assert (0 && "plan_release of an unknown plan");
 }
 
 static earshot_status
@@ -317,17 +446,8 @@ build_fft (earshot_features *fe, char *err, size_t err_size)
   pthread_mutex_lock (&fftw_lock);
   fe->fft_in = fftwf_malloc (n_fft * sizeof *fe->fft_in);
   fe->fft_out = fftwf_malloc (fe->n_bins * sizeof *fe->fft_out);
-  if (fe->fft_in != NULL && fe->fft_out != NULL) {
-    /* ESTIMATE: the plan is a deterministic function of n_fft and the
-     * (fftwf_malloc, hence SIMD) alignment, so every object computes the
-     * same bits; MEASURE would time candidates and could differ.  (FFTW
-     * would still prefer wisdom that other code in the process imported or
-     * measured for this size; libearshot itself never makes any.)
-     * PRESERVE_INPUT keeps the zero tail of fft_in intact (the default for
-     * 1-d r2c, stated here because the code relies on it). */
-    fe->plan = fftwf_plan_dft_r2c_1d ((int) n_fft, fe->fft_in, fe->fft_out,
-        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
-  }
+  if (fe->fft_in != NULL && fe->fft_out != NULL)
+    fe->plan = plan_acquire (n_fft);
   pthread_mutex_unlock (&fftw_lock);
 
   if (fe->fft_in == NULL || fe->fft_out == NULL)
@@ -336,8 +456,8 @@ build_fft (earshot_features *fe, char *err, size_t err_size)
   if (fe->plan == NULL)
     return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
         "features: FFTW could not plan a real FFT of %u points", n_fft);
-  /* Planning with ESTIMATE does not touch the arrays; zero the input once
-   * so its padding [win, n_fft) is zero for every frame. */
+  /* Zero the input once so its padding [win, n_fft) is zero for every
+   * frame. */
   memset (fe->fft_in, 0, n_fft * sizeof *fe->fft_in);
   return EARSHOT_OK;
 }
@@ -378,8 +498,7 @@ earshot_features_new (const earshot_features_config *cfg, const float *mean,
 
   fe->buf = malloc (cfg->win_length * sizeof *fe->buf);
   fe->window = malloc (cfg->win_length * sizeof *fe->window);
-  fe->power = malloc (fe->n_bins * sizeof *fe->power);
-  if (fe->buf == NULL || fe->window == NULL || fe->power == NULL) {
+  if (fe->buf == NULL || fe->window == NULL) {
     st = earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
         "features: out of memory for the frame buffers");
     goto error;
@@ -423,7 +542,7 @@ earshot_features_free (earshot_features *fe)
     return;
   pthread_mutex_lock (&fftw_lock);
   if (fe->plan != NULL)
-    fftwf_destroy_plan (fe->plan);
+    plan_release (fe->plan);
   fftwf_free (fe->fft_in);
   fftwf_free (fe->fft_out);
   pthread_mutex_unlock (&fftw_lock);
@@ -434,6 +553,9 @@ earshot_features_free (earshot_features *fe)
   free (fe->band_count);
   free (fe->band_offset);
   free (fe->weights);
+  free (fe->gfirst);
+  free (fe->group_len);
+  free (fe->gweights);
   free (fe->mean);
   free (fe->inv_std);
   free (fe);
@@ -476,6 +598,21 @@ flushed_frames (const earshot_features_config *cfg, uint64_t n)
   return (n + cfg->hop_length - 1) / cfg->hop_length;
 }
 
+/* y[i] <- x[i] clamped to +-EARSHOT_FEATURES_MAX_SAMPLE, 0 if not finite
+ * (|v| < inf is false for NaN and +-Inf): selects only, so it
+ * vectorises. */
+static void
+sanitize (size_t n, const float *restrict x, float *restrict y)
+{
+  const float hi = EARSHOT_FEATURES_MAX_SAMPLE;
+  for (size_t i = 0; i < n; i++) {
+    float v = x[i];
+    float c = v > hi ? hi : v;
+    c = c < -hi ? -hi : c;
+    y[i] = __builtin_fabsf (v) < __builtin_inff () ? c : 0.0f;
+  }
+}
+
 size_t
 earshot_features_push (earshot_features *fe, const float *samples, size_t n)
 {
@@ -489,16 +626,69 @@ earshot_features_push (earshot_features *fe, const float *samples, size_t n)
    * every frame it touches, and through the network every later state, into
    * NaN.  Non-finite samples count as 0; finite ones are clamped to
    * +-EARSHOT_FEATURES_MAX_SAMPLE, so the power spectrum cannot overflow. */
-  float *dst = fe->buf + fe->fill;
-  for (size_t i = 0; i < take; i++) {
-    float v = samples[i];
-    dst[i] = !isfinite (v) ? 0.0f : v > EARSHOT_FEATURES_MAX_SAMPLE
-        ? EARSHOT_FEATURES_MAX_SAMPLE : v < -EARSHOT_FEATURES_MAX_SAMPLE
-        ? -EARSHOT_FEATURES_MAX_SAMPLE : v;
-  }
+  sanitize (take, samples, fe->buf + fe->fill);
   fe->fill += (uint32_t) take;
   fe->n_pushed += take;
   return take;
+}
+
+/* x[i] * w[i] into y [n]: a plain loop the compiler vectorises (locals
+ * and restrict: the project builds with -fno-strict-aliasing, so stores
+ * through the struct's pointers would otherwise force reloads). */
+static void
+apply_window (size_t n, const float *restrict x, const float *restrict w,
+    float *restrict y)
+{
+  for (size_t i = 0; i < n; i++)
+    y[i] = x[i] * w[i];
+}
+
+/* P[k] = |X[k]|^2 = re^2 + im^2, unscaled (no 1/n_fft, no one-sided
+ * doubling): the convention of librosa's power spectrogram.  X holds n
+ * interleaved (re, im) pairs. */
+static void
+power_spectrum (size_t n, const float *restrict x, float *restrict p)
+{
+  for (size_t k = 0; k < n; k++) {
+    float re = x[2 * k], im = x[2 * k + 1];
+    p[k] = re * re + im * im;
+  }
+}
+
+/* mel[m] = sum_j W[m][j] P[first[m] + j], accumulated in double in the
+ * order j = 0, 1, ... for each band.  The bands are taken EARSHOT_MEL_GROUP
+ * at a time, one accumulator each, so that their sums overlap instead of
+ * waiting on one another; a band shorter than its group's longest runs on
+ * with zero weights over the zero-padded end of P (adding +0.0 to a sum
+ * >= 0 leaves it unchanged), so every band's sum is the same, bit for bit,
+ * as that of the plain loop over the band alone.  (Each product is exact in
+ * double, 24 x 24 bits, so FMA or not changes nothing either.) */
+static void
+mel_bands (const earshot_features *fe, const float *restrict p,
+    double *restrict mel)
+{
+  const uint32_t n_mels = fe->cfg.n_mels;
+  const float *restrict w = fe->gweights;
+
+  for (uint32_t m0 = 0; m0 < n_mels; m0 += EARSHOT_MEL_GROUP) {
+    const uint32_t g = m0 / EARSHOT_MEL_GROUP;
+    const uint32_t len = fe->group_len[g];
+    const float *restrict p0 = p + fe->gfirst[m0];
+    const float *restrict p1 = p + fe->gfirst[m0 + 1];
+    const float *restrict p2 = p + fe->gfirst[m0 + 2];
+    const float *restrict p3 = p + fe->gfirst[m0 + 3];
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (uint32_t j = 0; j < len; j++, w += EARSHOT_MEL_GROUP) {
+      a0 += (double) w[0] * (double) p0[j];
+      a1 += (double) w[1] * (double) p1[j];
+      a2 += (double) w[2] * (double) p2[j];
+      a3 += (double) w[3] * (double) p3[j];
+    }
+    mel[m0] = a0;
+    mel[m0 + 1] = a1;
+    mel[m0 + 2] = a2;
+    mel[m0 + 3] = a3;
+  }
 }
 
 /* The frame of the samples in buf (zero beyond fill): window, r2c FFT,
@@ -507,31 +697,23 @@ static void
 compute_frame (earshot_features *fe, float *frame)
 {
   const earshot_features_config *cfg = &fe->cfg;
-  const uint32_t win = cfg->win_length;
+  float *fft_in = fe->fft_in;
+  float *power = fe->power;
+  double mel[MAX_MELS + EARSHOT_MEL_GROUP];
 
-  for (uint32_t i = 0; i < win; i++)
-    fe->fft_in[i] = fe->buf[i] * fe->window[i];
-  fftwf_execute_dft_r2c (fe->plan, fe->fft_in, fe->fft_out);
+  apply_window (cfg->win_length, fe->buf, fe->window, fft_in);
+  fftwf_execute_dft_r2c (fe->plan, fft_in, fe->fft_out);
+  power_spectrum (fe->n_bins, (const float *) fe->fft_out, power);
+  mel_bands (fe, power, mel);
 
-  /* P[k] = |X[k]|^2 = re^2 + im^2, unscaled (no 1/n_fft, no one-sided
-   * doubling): the convention of librosa's power spectrogram. */
-  for (uint32_t k = 0; k < fe->n_bins; k++) {
-    float re = fe->fft_out[k][0], im = fe->fft_out[k][1];
-    fe->power[k] = re * re + im * im;
-  }
-
-  /* mel[m] = sum_k W[m][k] P[k] over the band's bins, accumulated in
-   * double in a fixed order; v = ln max(mel, log_floor). */
+  /* v = ln max(mel, log_floor), then normalised */
   const double lfloor = cfg->log_floor;
+  const float *mean = fe->mean, *inv_std = fe->inv_std;
   for (uint32_t m = 0; m < cfg->n_mels; m++) {
-    const float *w = fe->weights + fe->band_offset[m];
-    const float *p = fe->power + fe->band_first[m];
-    double acc = 0.0;
-    for (uint32_t j = 0; j < fe->band_count[m]; j++)
-      acc += (double) w[j] * (double) p[j];
+    double acc = mel[m];
     float v = (float) log (acc > lfloor ? acc : lfloor);
-    if (fe->mean != NULL)
-      v = (v - fe->mean[m]) * fe->inv_std[m];
+    if (mean != NULL)
+      v = (v - mean[m]) * inv_std[m];
     frame[m] = v;
   }
 }

@@ -117,6 +117,7 @@
 
 #include <gst/audio/audio.h>
 #include <gst/earshot/gstearshotmeta.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -161,17 +162,30 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 /* A loaded model, shared by the property side (which loads it) and the
- * streaming side (whose streams read it).  Reference counted with
- * g_atomic_rc_box: the model is freed when the last holder lets go, which
- * is after every stream over it has been freed.  Immutable. */
+ * streaming side (whose streams read it), and by every element in the
+ * process that uses the same file (the model cache below).  Reference
+ * counted: the model is freed when the last holder lets go, which is after
+ * every stream over it has been freed.  Immutable. */
 typedef struct
 {
+  gatomicrefcount ref;
+  gchar *cache_key;             /* its key in model_cache, or NULL */
   earshot_model *model;
   gchar *path;                  /* the file it came from */
   gchar **labels;               /* [n_classes + 1] class names */
   guint n_classes;
   gint speech;                  /* index of the class "speech", or -1 */
 } ModelRef;
+
+/* The models loaded in this process, so that N elements using one file
+ * hold one copy of its weights (a model is read only once loaded).  Keyed
+ * by the file's canonical path, device, inode, size and modification time,
+ * so an edited or replaced file is loaded afresh; the key -> ModelRef map
+ * holds no reference: a model leaves it when its last reference goes.
+ * model_cache_lock protects the map and every final unref, so that a
+ * lookup can never take a reference on a model being freed. */
+static GMutex model_cache_lock;
+static GHashTable *model_cache;     /* gchar * -> ModelRef * */
 
 /* Property values; copied under the object lock before each buffer. */
 typedef struct
@@ -328,26 +342,92 @@ gst_earshot_channel_mode_get_type (void)
 /* ---- Models ------------------------------------------------------------ */
 
 static void
-model_ref_clear (gpointer data)
+model_ref_free (ModelRef * m)
 {
-  ModelRef *m = data;
-
   earshot_model_free (m->model);
   g_free (m->path);
   g_strfreev (m->labels);
+  g_free (m->cache_key);
+  g_free (m);
 }
 
 static ModelRef *
 model_ref_ref (ModelRef * m)
 {
-  return m ? g_atomic_rc_box_acquire (m) : NULL;
+  if (m)
+    g_atomic_ref_count_inc (&m->ref);
+  return m;
 }
 
 static void
 model_ref_unref (ModelRef * m)
 {
-  if (m)
-    g_atomic_rc_box_release_full (m, model_ref_clear);
+  gboolean last;
+
+  if (m == NULL)
+    return;
+  g_mutex_lock (&model_cache_lock);
+  last = g_atomic_ref_count_dec (&m->ref);
+  if (last && m->cache_key != NULL && model_cache != NULL
+      && g_hash_table_lookup (model_cache, m->cache_key) == m)
+    g_hash_table_remove (model_cache, m->cache_key);
+  g_mutex_unlock (&model_cache_lock);
+  if (last)
+    model_ref_free (m);
+}
+
+/* The cache key of the model file at `path`, or NULL if it cannot be
+ * stat()ed (then the model is loaded without the cache). */
+static gchar *
+model_cache_key (const gchar * path)
+{
+  GStatBuf st;
+  gchar *canon, *key;
+
+  if (g_stat (path, &st) != 0)
+    return NULL;
+  canon = g_canonicalize_filename (path, NULL);
+  key = g_strdup_printf ("%s|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT "|%"
+      G_GINT64_FORMAT "|%" G_GINT64_FORMAT ".%09ld", canon,
+      (guint64) st.st_dev, (guint64) st.st_ino, (gint64) st.st_size,
+      (gint64) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
+  g_free (canon);
+  return key;
+}
+
+/* A reference to the cached model under `key`, or NULL. */
+static ModelRef *
+model_cache_lookup (const gchar * key)
+{
+  ModelRef *m = NULL;
+
+  g_mutex_lock (&model_cache_lock);
+  if (model_cache != NULL)
+    m = model_ref_ref (g_hash_table_lookup (model_cache, key));
+  g_mutex_unlock (&model_cache_lock);
+  return m;
+}
+
+/* Puts the freshly loaded `m` (its cache_key set) into the cache and
+ * returns it, or, if another thread cached the same file meanwhile, frees
+ * `m` and returns a reference to that one. */
+static ModelRef *
+model_cache_insert (ModelRef * m)
+{
+  ModelRef *have;
+
+  g_mutex_lock (&model_cache_lock);
+  if (model_cache == NULL)
+    model_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  have = model_ref_ref (g_hash_table_lookup (model_cache, m->cache_key));
+  if (have == NULL)
+    g_hash_table_insert (model_cache, m->cache_key, m);
+  g_mutex_unlock (&model_cache_lock);
+  if (have != NULL) {
+    model_ref_unref (m);
+    return have;
+  }
+  return m;
 }
 
 /* Model search path: the folders of $EARSHOT_MODEL_PATH, then the system
@@ -418,7 +498,7 @@ model_find (const gchar * name, gchar ** searched)
 static ModelRef *
 model_load (const gchar * name, GError ** error)
 {
-  gchar *path, *searched = NULL;
+  gchar *path, *searched = NULL, *key;
   earshot_model *model = NULL;
   earshot_status st;
   char msg[512] = "";
@@ -446,16 +526,27 @@ model_load (const gchar * name, GError ** error)
     return NULL;
   }
 
+  key = model_cache_key (path);
+  if (key != NULL && (m = model_cache_lookup (key)) != NULL) {
+    GST_DEBUG ("model %s: shared with other elements", path);
+    g_free (key);
+    g_free (path);
+    return m;
+  }
+
   st = earshot_model_load (path, &model, msg, sizeof msg);
   if (st != EARSHOT_OK) {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
         "Could not load model \"%s\": %s", path,
         msg[0] ? msg : earshot_status_str (st));
+    g_free (key);
     g_free (path);
     return NULL;
   }
 
-  m = g_atomic_rc_box_new0 (ModelRef);
+  m = g_new0 (ModelRef, 1);
+  g_atomic_ref_count_init (&m->ref);
+  m->cache_key = key;
   m->model = model;
   m->path = path;
   m->n_classes = (guint) earshot_model_n_labels (model);
@@ -467,7 +558,7 @@ model_load (const gchar * name, GError ** error)
       m->n_classes, earshot_model_features_config (model)->sample_rate,
       earshot_model_features_config (model)->hop_length,
       earshot_model_features_config (model)->win_length);
-  return m;
+  return key != NULL ? model_cache_insert (m) : m;
 }
 
 /* Whether input at `rate` can feed the model at all: some of the band the
@@ -549,6 +640,29 @@ argmax (const gdouble * v, guint n)
   return best;
 }
 
+/* Names of the `earshot` message and its fields, interned once
+ * (class_init): a message per 10 ms frame should not look each of eleven
+ * strings up in GLib's quark table, under its lock. */
+static GQuark q_earshot, q_timestamp, q_stream_time, q_running_time,
+    q_duration, q_frames, q_channel, q_label, q_class, q_confidence,
+    q_probabilities;
+
+static void
+intern_message_names (void)
+{
+  q_earshot = g_quark_from_static_string ("earshot");
+  q_timestamp = g_quark_from_static_string ("timestamp");
+  q_stream_time = g_quark_from_static_string ("stream-time");
+  q_running_time = g_quark_from_static_string ("running-time");
+  q_duration = g_quark_from_static_string ("duration");
+  q_frames = g_quark_from_static_string ("frames");
+  q_channel = g_quark_from_static_string ("channel");
+  q_label = g_quark_from_static_string ("label");
+  q_class = g_quark_from_static_string ("class");
+  q_confidence = g_quark_from_static_string ("confidence");
+  q_probabilities = g_quark_from_static_string ("probabilities");
+}
+
 /* Queues an `earshot` message: mean posteriors `p` of `frames` frames from
  * frame `first`, channel `channel` (-1: the mix). */
 static void
@@ -558,7 +672,7 @@ queue_frame_message (GstEarshot * self, gint channel, guint64 first,
   GstClockTime ts = frame_time (self, first);
   GstClockTime end = frame_time (self, first + frames);
   GstClockTime st, rt;
-  GValue array = G_VALUE_INIT, v = G_VALUE_INIT;
+  GValue array = G_VALUE_INIT;
   GstStructure *s;
   gint k = argmax (p, self->n_classes);
 
@@ -566,23 +680,23 @@ queue_frame_message (GstEarshot * self, gint channel, guint64 first,
   GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " (+%u) at %" GST_TIME_FORMAT
       ": %s %.3f", first, frames, GST_TIME_ARGS (ts), self->active->labels[k],
       p[k]);
-  s = gst_structure_new ("earshot",
-      "timestamp", G_TYPE_UINT64, ts,
-      "stream-time", G_TYPE_UINT64, st,
-      "running-time", G_TYPE_UINT64, rt,
-      "duration", G_TYPE_UINT64, GST_CLOCK_DIFF (ts, end),
-      "frames", G_TYPE_UINT, frames,
-      "channel", G_TYPE_INT, channel,
-      "label", G_TYPE_STRING, self->active->labels[k],
-      "class", G_TYPE_INT, k, "confidence", G_TYPE_DOUBLE, p[k], NULL);
+  s = gst_structure_new_id (q_earshot,
+      q_timestamp, G_TYPE_UINT64, ts,
+      q_stream_time, G_TYPE_UINT64, st,
+      q_running_time, G_TYPE_UINT64, rt,
+      q_duration, G_TYPE_UINT64, GST_CLOCK_DIFF (ts, end),
+      q_frames, G_TYPE_UINT, frames,
+      q_channel, G_TYPE_INT, channel,
+      q_label, G_TYPE_STRING, self->active->labels[k],
+      q_class, G_TYPE_INT, k, q_confidence, G_TYPE_DOUBLE, p[k], NULL);
   g_value_init (&array, GST_TYPE_ARRAY);
-  g_value_init (&v, G_TYPE_DOUBLE);
   for (guint i = 0; i < self->n_classes; i++) {
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_DOUBLE);
     g_value_set_double (&v, p[i]);
-    gst_value_array_append_value (&array, &v);
+    gst_value_array_append_and_take_value (&array, &v);
   }
-  g_value_unset (&v);
-  gst_structure_take_value (s, "probabilities", &array);
+  gst_structure_id_take_value (s, q_probabilities, &array);
   g_queue_push_tail (&self->messages,
       gst_message_new_element (GST_OBJECT (self), s));
 }
@@ -1811,6 +1925,7 @@ gst_earshot_class_init (GstEarshotClass * klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_earshot_debug, "earshot", 0,
       "audio classification");
+  intern_message_names ();
 
   gobject_class->set_property = gst_earshot_set_property;
   gobject_class->get_property = gst_earshot_get_property;
@@ -1833,7 +1948,8 @@ gst_earshot_class_init (GstEarshotClass * klass)
       "Model file, or the name of an installed model (NAME.earshot in "
       "$EARSHOT_MODEL_PATH, " EARSHOT_MODELS_DIR " or "
       EARSHOT_SOURCE_MODELS_DIR "); unset: the default model \""
-      DEFAULT_MODEL_NAME "\"", NULL,
+      DEFAULT_MODEL_NAME "\".  Elements using the same file share one "
+      "loaded copy", NULL,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
 
   /**

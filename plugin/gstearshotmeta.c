@@ -6,7 +6,8 @@
 #include <string.h>
 
 /* Byte sizes of the arrays of one meta, laid out in this order in one
- * g_malloc0 block (8-byte members first, so every array is aligned). */
+ * g_malloc0 block (8-byte members first, so every array is aligned),
+ * followed by the labels: the pointer array, then the names. */
 typedef struct {
   gsize pts, duration, classes, confidences, probabilities, total;
 } MetaLayout;
@@ -41,7 +42,15 @@ meta_alloc (GstEarshotMeta * m, guint n_frames, guint n_channels,
 
   if (!meta_layout (n_frames, n_channels, n_classes, &l))
     return FALSE;
-  block = g_malloc0 (l.total);
+  /* the label names go in the same block, after the arrays: one
+   * allocation per buffer instead of n_classes + 2 */
+  gsize names = 0;
+  for (guint i = 0; i < n_classes; i++)
+    names += strlen (labels ? labels[i] : "") + 1;
+  gsize strv = (gsize) (n_classes + 1) * sizeof (gchar *);
+  gsize at = (l.total + sizeof (gchar *) - 1) / sizeof (gchar *)
+      * sizeof (gchar *);
+  block = g_malloc0 (at + strv + names);
   m->n_frames = n_frames;
   m->n_channels = n_channels;
   m->n_classes = n_classes;
@@ -51,9 +60,14 @@ meta_alloc (GstEarshotMeta * m, guint n_frames, guint n_channels,
   m->confidences = (gfloat *) (block + l.pts + l.duration + l.classes);
   m->probabilities = (gfloat *) (block + l.pts + l.duration + l.classes
       + l.confidences);
-  m->labels = g_new0 (gchar *, n_classes + 1);
-  for (guint i = 0; i < n_classes; i++)
-    m->labels[i] = g_strdup (labels ? labels[i] : "");
+  m->labels = (gchar **) (block + at);
+  gchar *name = (gchar *) (block + at + strv);
+  for (guint i = 0; i < n_classes; i++) {
+    gsize len = strlen (labels ? labels[i] : "") + 1;
+    memcpy (name, labels ? labels[i] : "", len);
+    m->labels[i] = name;
+    name += len;
+  }
   return TRUE;
 }
 
@@ -76,9 +90,9 @@ gst_earshot_meta_free (GstMeta * meta, GstBuffer * buffer)
 {
   GstEarshotMeta *m = (GstEarshotMeta *) meta;
 
-  /* pts is the start of the one block holding every array */
+  /* pts is the start of the one block holding every array and the
+   * label names */
   g_free (m->pts);
-  g_strfreev (m->labels);
   m->pts = NULL;
   m->labels = NULL;
 }

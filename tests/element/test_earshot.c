@@ -915,6 +915,49 @@ GST_START_TEST (test_lookahead_frames_equal_core)
 
 GST_END_TEST
 
+static guint
+n_labels (GstElement * e)
+{
+  gchar **labels = NULL;
+  guint n;
+
+  g_object_get (e, "labels", &labels, NULL);
+  fail_unless (labels != NULL);
+  n = g_strv_length (labels);
+  g_strfreev (labels);
+  return n;
+}
+
+/* Elements using one file share its loaded model, but a file that changes
+ * on disk is loaded afresh, and elements holding the old model keep it. */
+GST_START_TEST (test_model_cache_follows_file)
+{
+  gchar *path = g_build_filename (tmpdir, "cache.earshot", NULL);
+  GstElement *a, *b, *c;
+
+  fail_unless (test_model_write_tone (path) == 0);
+  a = gst_element_factory_make ("earshot", NULL);
+  b = gst_element_factory_make ("earshot", NULL);
+  g_object_set (a, "model", path, NULL);
+  g_object_set (b, "model", path, NULL);
+  fail_unless_equals_int (n_labels (a), 2);
+  fail_unless_equals_int (n_labels (b), 2);
+  /* another model at the same path: 3 classes, another size */
+  fail_unless (test_model_write_rnn (path, 3) == 0);
+  c = gst_element_factory_make ("earshot", NULL);
+  g_object_set (c, "model", path, NULL);
+  fail_unless_equals_int (n_labels (c), 3);
+  fail_unless_equals_int (n_labels (a), 2);
+  gst_object_unref (a);
+  gst_object_unref (b);
+  fail_unless_equals_int (n_labels (c), 3);
+  gst_object_unref (c);
+  g_unlink (path);
+  g_free (path);
+}
+
+GST_END_TEST
+
 /* ---- 6. latency -------------------------------------------------------- */
 
 GST_START_TEST (test_latency)
@@ -1323,6 +1366,7 @@ earshot_suite (void)
   tcase_add_test (tc, test_model_path_property);
   tcase_add_test (tc, test_error_bad_model_while_playing);
   tcase_add_test (tc, test_model_by_name);
+  tcase_add_test (tc, test_model_cache_follows_file);
   tcase_add_test (tc, test_latency);
   tcase_add_test (tc, test_channel_mode_each);
   tcase_add_test (tc, test_audio_level_meta);
