@@ -45,6 +45,8 @@
  * It prints figures and never fails on time.  Run it from a build tree:
  *   GST_PLUGIN_PATH=build/plugin build/bench/streams
  */
+#include "decode.h"
+
 #include <gst/app/gstappsrc.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -104,34 +106,13 @@ print_load (const char *when)
 static float *
 decode (const char *path, size_t *n)
 {
-  gchar *desc = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
-      "audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,"
-      "rate=%d,layout=interleaved ! appsink name=sink sync=false", path, RATE);
-  GError *error = NULL;
-  GstElement *pipe = gst_parse_launch (desc, &error);
-  g_free (desc);
-  if (pipe == NULL)
-    die (error->message);
-  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
-  GByteArray *out = g_byte_array_new ();
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstSample *sample;
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
-    GstMapInfo map;
-    GstBuffer *buf = gst_sample_get_buffer (sample);
-    if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
-      g_byte_array_append (out, map.data, (guint) map.size);
-      gst_buffer_unmap (buf, &map);
-    }
-    gst_sample_unref (sample);
-  }
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (sink);
-  gst_object_unref (pipe);
-  *n = out->len / sizeof (float);
+  char *error = NULL;
+  float *x = bench_decode (path, RATE, n, &error);
+  if (x == NULL)
+    die (error);
   if (*n < RATE)
     die ("the input holds less than a second of audio");
-  return (float *) g_byte_array_free (out, FALSE);
+  return x;
 }
 
 typedef struct
