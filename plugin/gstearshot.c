@@ -1941,8 +1941,9 @@ gst_earshot_class_init (GstEarshotClass * klass)
    * the source tree's models/ (so a build that is not installed finds the
    * shipped models: "vad", speech/nonspeech, the default; "vad-lookahead",
    * the same decided 200 ms later (more latency, see the element's
-   * documentation); "sms", speech/music/noise/silence, also with 200 ms
-   * lookahead).  Unset: the default model, "vad".  May be changed while
+   * documentation); "sms", speech/music/noise/silence, and
+   * "sms-lookahead").  Unset: the default model, "vad".  May be changed
+   * while
    * PLAYING: the
    * new model is loaded in the calling thread and takes over between two
    * buffers, with fresh state; a model that fails to load is reported as an
