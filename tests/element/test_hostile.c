@@ -31,7 +31,7 @@
 #define HOP_NS (10 * GST_MSECOND)
 #define MAX_CLASSES 3
 
-static gchar *tmpdir, *rnn_path, *tone_path;
+static gchar *tmpdir, *rnn_path, *look_path, *tone_path;
 
 /* The class names of the two models used here (models.c), by class count:
  * every message and meta must name its class as its own model does. */
@@ -1474,9 +1474,10 @@ typedef struct
   gint done;                    /* the swaps are over */
 } Swapper;
 
-/* Sets `model` 1000 times, alternating rnn and tone.  Half of the sets
- * (two in every four) wait until two more buffers have gone through, so
- * that many swaps land between buffers as well as in bursts. */
+/* Sets `model` 1000 times: rnn, tone, look (the rnn with a lookahead),
+ * tone, and again.  Half of the sets (four in every eight) wait until two
+ * more buffers have gone through, so that many swaps land between buffers
+ * as well as in bursts. */
 static gpointer
 swap_models (gpointer data)
 {
@@ -1485,8 +1486,10 @@ swap_models (gpointer data)
   for (guint i = 0; i < 1000; i++) {
     gint pushed = g_atomic_int_get (&sw->pushed);
 
-    g_object_set (sw->element, "model", i % 2 ? tone_path : rnn_path, NULL);
-    if (i % 4 < 2)
+    const gchar *cycle[] = { rnn_path, tone_path, look_path, tone_path };
+
+    g_object_set (sw->element, "model", cycle[i % 4], NULL);
+    if (i % 8 < 4)
       while (g_atomic_int_get (&sw->pushed) < pushed + 2)
         g_usleep (20);
   }
@@ -1495,10 +1498,11 @@ swap_models (gpointer data)
 }
 
 /* 48 kHz stereo S16, one state per channel, 10 ms buffers pushed while
- * another thread sets `model` 1000 times, alternating the 3-class rnn and
- * the 2-class tone model: every message and meta names a class its own
- * model has, nothing fails, nothing hangs, and once the swaps are done the
- * last model set (tone) is the one used. */
+ * another thread sets `model` 1000 times, alternating the 3-class rnn (every
+ * other time with a 20-frame lookahead, whose held-back frames each swap
+ * drains) and the 2-class tone model: every message and meta names a class
+ * its own model has, nothing fails, nothing hangs, and once the swaps are
+ * done the last model set (tone) is the one used. */
 GST_START_TEST (test_model_swapped_from_thread)
 {
   const gint rate = 48000, chunk = rate / 100;
@@ -1629,16 +1633,20 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("earshot-hostile-XXXXXX", NULL);
   g_assert (tmpdir);
   rnn_path = g_build_filename (tmpdir, "rnn.earshot", NULL);
+  look_path = g_build_filename (tmpdir, "look.earshot", NULL);
   tone_path = g_build_filename (tmpdir, "tone.earshot", NULL);
   g_assert (test_model_write_rnn (rnn_path, 1) == 0);
+  g_assert (test_model_write_rnn_lookahead (look_path, 1, 20) == 0);
   g_assert (test_model_write_tone (tone_path) == 0);
 
   ret = gst_check_run_suite (hostile_suite (), "earshot-hostile", __FILE__);
 
   g_unlink (rnn_path);
+  g_unlink (look_path);
   g_unlink (tone_path);
   g_rmdir (tmpdir);
   g_free (rnn_path);
+  g_free (look_path);
   g_free (tone_path);
   g_free (tmpdir);
   return ret;
