@@ -1141,6 +1141,9 @@ drain (GstEarshot * self)
 
 /* ---- State ------------------------------------------------------------- */
 
+static GstAudioConverter *make_converter (const GstAudioInfo * in,
+    guint rate, guint out_channels);
+
 /* Back to the start of a stream: streams, converter, counters, smoothing,
  * segments.  Posts nothing (finalize calls it); close_tracks() first where
  * the open segments should be ended. */
@@ -1154,8 +1157,20 @@ reset_state (GstEarshot * self)
     for (guint k = 0; k < self->n_classes; k++)
       track_reset (&ch->tracks[k]);
   }
-  if (self->conv)
-    gst_audio_converter_reset (self->conv);
+  if (self->conv && !self->conv_passthrough) {
+    /* A new converter rather than gst_audio_converter_reset(): in GStreamer
+     * 1.22 that leaves the resampler's filter phase where it was, so after
+     * a reset at a rate that is no multiple of the model's (44.1 kHz into
+     * 16 kHz) the output would differ from a fresh element's. */
+    GstAudioConverter *fresh = make_converter (&self->in_info,
+        self->model_rate, self->n_channels);
+    if (fresh != NULL) {
+      gst_audio_converter_free (self->conv);
+      self->conv = fresh;
+    } else {
+      gst_audio_converter_reset (self->conv);
+    }
+  }
   self->in_samples = 0;
   self->out_samples = 0;
   self->n_frames = 0;
