@@ -7,8 +7,9 @@
 
 /* Decodes `path` (filesrc ! decodebin ! audioconvert ! audioresample) to
  * F32 mono at `rate` Hz.  Returns the samples (g_free them) and their count
- * in *n; NULL on failure, with the reason in *error (g_free it).  Needs
- * gst_init. */
-float *bench_decode (const char *path, int rate, size_t *n, char **error);
+ * in *n; NULL on failure or with fewer than `min_samples`, with the reason
+ * in *error (g_free it).  Needs gst_init. */
+float *bench_decode (const char *path, int rate, size_t min_samples,
+    size_t *n, char **error);
 
 #endif

@@ -82,19 +82,6 @@ die (const char *what)
   exit (1);
 }
 
-/* Decodes `path` to F32 mono at RATE; *n receives the sample count. */
-static float *
-decode (const char *path, size_t *n)
-{
-  char *error = NULL;
-  float *x = bench_decode (path, RATE, n, &error);
-  if (x == NULL)
-    die (error);
-  if (*n < RATE)
-    die ("the input holds less than a second of audio");
-  return x;
-}
-
 typedef struct
 {
   const float *audio;
@@ -482,7 +469,10 @@ main (int argc, char **argv)
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
   openblas_set_num_threads (1);
 #endif
-  in.audio = decode (input, &in.n);
+  char *decode_error = NULL;
+  in.audio = bench_decode (input, RATE, RATE, &in.n, &decode_error);
+  if (in.audio == NULL)
+    die (decode_error);
   in.buf = (size_t) (buffer_ms * RATE / 1000.0 + 0.5);
   if (in.buf < 1)
     in.buf = 1;

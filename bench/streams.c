@@ -102,19 +102,6 @@ print_load (const char *when)
     printf ("  load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
 }
 
-/* Decodes `path` to F32 mono at RATE; *n receives the sample count. */
-static float *
-decode (const char *path, size_t *n)
-{
-  char *error = NULL;
-  float *x = bench_decode (path, RATE, n, &error);
-  if (x == NULL)
-    die (error);
-  if (*n < RATE)
-    die ("the input holds less than a second of audio");
-  return x;
-}
-
 typedef struct
 {
   const float *audio;
@@ -427,7 +414,10 @@ main (int argc, char **argv)
       1200, 1500, 2000, 2500, 3000 };
     g_array_append_vals (ns, def, G_N_ELEMENTS (def));
   }
-  c.audio = decode (input, &c.n);
+  char *decode_error = NULL;
+  c.audio = bench_decode (input, RATE, RATE, &c.n, &decode_error);
+  if (c.audio == NULL)
+    die (decode_error);
   c.buf = (size_t) (buffer_ms * RATE / 1000.0 + 0.5);
   c.period_ns = (gint64) c.buf * 1000000000 / RATE;
   if (memory_of != NULL) {
