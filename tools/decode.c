@@ -17,9 +17,7 @@
 typedef struct {
   GArray *samples;              /* float; written by the streaming thread
                                    only, read after the pipeline stopped */
-  GstElement *convert;          /* audioconvert, where the decoder links */
-  gboolean linked;              /* an audio pad was linked (streaming
-                                   thread; read after no-more-pads) */
+  es_audio_link link;           /* audioconvert, where the decoder links */
 } decode_ctx;
 
 static GstFlowReturn
@@ -43,7 +41,7 @@ on_new_sample (GstAppSink *sink, gpointer user)
 static void
 on_pad_added (GstElement *dec, GstPad *pad, gpointer user)
 {
-  decode_ctx *ctx = user;
+  es_audio_link *link = user;
   GstCaps *caps = gst_pad_get_current_caps (pad);
   if (caps == NULL)
     caps = gst_pad_query_caps (pad, NULL);
@@ -56,18 +54,18 @@ on_pad_added (GstElement *dec, GstPad *pad, gpointer user)
     return;
 
   /* The first audio stream wins; others stay unlinked. */
-  GstPad *sinkpad = gst_element_get_static_pad (ctx->convert, "sink");
+  GstPad *sinkpad = gst_element_get_static_pad (link->convert, "sink");
   if (!gst_pad_is_linked (sinkpad)
       && gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK)
-    ctx->linked = TRUE;
+    link->linked = TRUE;
   gst_object_unref (sinkpad);
 }
 
 static void
 on_no_more_pads (GstElement *dec, gpointer user)
 {
-  decode_ctx *ctx = user;
-  if (ctx->linked)
+  es_audio_link *link = user;
+  if (link->linked)
     return;
   /* Nothing to decode: say so instead of the generic "not linked". */
   GError *e = g_error_new_literal (GST_STREAM_ERROR,
@@ -75,6 +73,13 @@ on_no_more_pads (GstElement *dec, gpointer user)
   gst_element_post_message (dec, gst_message_new_error (GST_OBJECT (dec), e,
           NULL));
   g_error_free (e);
+}
+
+void
+es_audio_link_connect (GstElement *dec, es_audio_link *link)
+{
+  g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), link);
+  g_signal_connect (dec, "no-more-pads", G_CALLBACK (on_no_more_pads), link);
 }
 
 gboolean
@@ -112,7 +117,7 @@ es_decode_file (const char *path, guint rate, float **samples,
 
   decode_ctx ctx = {
     .samples = g_array_new (FALSE, FALSE, sizeof (float)),
-    .convert = conv,
+    .link = { .convert = conv },
   };
   GstCaps *caps = gst_caps_new_simple ("audio/x-raw",
       "format", G_TYPE_STRING, "F32LE", "layout", G_TYPE_STRING,
@@ -124,8 +129,7 @@ es_decode_file (const char *path, guint rate, float **samples,
   g_object_set (sink, "sync", FALSE, NULL);
   GstAppSinkCallbacks cb = { .new_sample = on_new_sample };
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, &ctx, NULL);
-  g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), &ctx);
-  g_signal_connect (src, "no-more-pads", G_CALLBACK (on_no_more_pads), &ctx);
+  es_audio_link_connect (src, &ctx.link);
 
   gst_bin_add_many (GST_BIN (pipe), src, conv, res, filter, sink, NULL);
   gboolean ok = gst_element_link_many (conv, res, filter, sink, NULL);

@@ -33,6 +33,7 @@
 #include "earshot_model.h"
 
 #include <glib.h>
+#include <gst/gst.h>
 #include <stdbool.h>
 
 G_BEGIN_DECLS
@@ -156,6 +157,18 @@ uint64_t es_rng_derive (uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
  * Any thread. */
 gboolean es_decode_file (const char *path, guint rate, float **samples,
     gsize *n_samples, GError **error);
+
+/* Where a decoder (uridecodebin) links: its first audio pad goes to
+ * `convert`'s sink pad, other streams stay unlinked; a file without audio
+ * gets an error message ("the file has no audio stream") instead of
+ * GStreamer's generic "not linked".  Lives as long as the pipeline. */
+typedef struct {
+  GstElement *convert;          /* the element after the decoder */
+  gboolean linked;              /* streaming thread; read after no-more-pads */
+} es_audio_link;
+
+/* Connects `dec`'s pad-added and no-more-pads to `link`. */
+void es_audio_link_connect (GstElement *dec, es_audio_link *link);
 
 /* ---- features (dataset.c) ----------------------------------------------- */
 

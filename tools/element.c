@@ -187,8 +187,7 @@ es_element_available (GError **error)
 
 typedef struct {
   GstElement *es;               /* the earshot element */
-  GstElement *convert;          /* audioconvert, where the decoder links */
-  gboolean linked;              /* streaming thread, read after no-more-pads */
+  es_audio_link link;           /* audioconvert, where the decoder links */
   guint n_classes;
   /* Written by the streaming thread (sync handler, probe), read by the
    * calling thread once the pipeline has stopped. */
@@ -349,41 +348,6 @@ on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-on_pad_added (GstElement *dec, GstPad *pad, gpointer user)
-{
-  run_ctx *c = user;
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  const GstStructure *s = gst_caps_get_size (caps) > 0
-      ? gst_caps_get_structure (caps, 0) : NULL;
-  gboolean audio = s != NULL
-      && g_str_has_prefix (gst_structure_get_name (s), "audio/");
-  gst_caps_unref (caps);
-  if (!audio)
-    return;
-  /* The first audio stream wins, as in decode.c. */
-  GstPad *sinkpad = gst_element_get_static_pad (c->convert, "sink");
-  if (!gst_pad_is_linked (sinkpad)
-      && gst_pad_link (pad, sinkpad) == GST_PAD_LINK_OK)
-    c->linked = TRUE;
-  gst_object_unref (sinkpad);
-}
-
-static void
-on_no_more_pads (GstElement *dec, gpointer user)
-{
-  run_ctx *c = user;
-  if (c->linked)
-    return;
-  GError *e = g_error_new_literal (GST_STREAM_ERROR,
-      GST_STREAM_ERROR_WRONG_TYPE, "the file has no audio stream");
-  gst_element_post_message (dec, gst_message_new_error (GST_OBJECT (dec), e,
-          NULL));
-  g_error_free (e);
-}
-
 static gint
 compare_segments (gconstpointer a, gconstpointer b)
 {
@@ -513,7 +477,7 @@ es_label_file (const char *audio, const es_label_opts *o, es_labelling **out,
     g_object_set (es, "min-gap", (guint64) st->min_gap, NULL);
 
   run_ctx c = {
-    .es = es, .convert = conv, .n_classes = n_classes,
+    .es = es, .link = { .convert = conv }, .n_classes = n_classes,
     .start_ns = g_array_new (FALSE, FALSE, sizeof (guint64)),
     .duration_ns = g_array_new (FALSE, FALSE, sizeof (guint64)),
     .classes = g_array_new (FALSE, FALSE, sizeof (int32_t)),
@@ -525,8 +489,7 @@ es_label_file (const char *audio, const es_label_opts *o, es_labelling **out,
     .env_max = g_array_new (FALSE, FALSE, sizeof (float)),
     .env_start = -1,
   };
-  g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), &c);
-  g_signal_connect (src, "no-more-pads", G_CALLBACK (on_no_more_pads), &c);
+  es_audio_link_connect (src, &c.link);
   if (o->envelope) {
     GstPad *pad = gst_element_get_static_pad (es, "src");
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &c, NULL);
