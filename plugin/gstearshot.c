@@ -1157,11 +1157,12 @@ reset_state (GstEarshot * self)
     for (guint k = 0; k < self->n_classes; k++)
       track_reset (&ch->tracks[k]);
   }
-  if (self->conv && !self->conv_passthrough) {
+  if (self->conv && !self->conv_passthrough && self->in_samples > 0) {
     /* A new converter rather than gst_audio_converter_reset(): in GStreamer
      * 1.22 that leaves the resampler's filter phase where it was, so after
      * a reset at a rate that is no multiple of the model's (44.1 kHz into
-     * 16 kHz) the output would differ from a fresh element's. */
+     * 16 kHz) the output would differ from a fresh element's.  One that
+     * has seen no samples since it was made or reset is fresh already. */
     GstAudioConverter *fresh = make_converter (&self->in_info,
         self->model_rate, self->n_channels);
     if (fresh != NULL) {
