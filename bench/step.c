@@ -11,6 +11,7 @@
  * It prints figures and never fails on time.
  */
 #include "earshot_net.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +23,7 @@
 #define BLOCK 2000
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (bench_clock, &ts);
-  return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 0x853c49e6748fea9bull;
-
-static float
-urand (void)
-{
-  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float) ((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-}
-
-static void *
-xcalloc (size_t n, size_t size)
-{
-  void *p = calloc (n ? n : 1, size);
-  if (p == NULL) {
-    fprintf (stderr, "step: out of memory\n");
-    exit (1);
-  }
-  return p;
-}
+static uint64_t rng = 0x853c49e6748fea9bull;   /* bench_urand's state */
 
 /* Best seconds per frame of `layers` recurrent layers of `cell`. */
 static double
@@ -65,21 +39,21 @@ bench_net (earshot_layer_type cell, uint32_t hidden, uint32_t layers,
   }
   earshot_net_init (net, 1);
   *n_params = earshot_net_n_params (net);
-  float *state = xcalloc (earshot_net_state_size (net), sizeof (float));
-  float *scratch = xcalloc (earshot_net_scratch_size (net), sizeof (float));
+  float *state = bench_xcalloc ("step", earshot_net_state_size (net), sizeof (float));
+  float *scratch = bench_xcalloc ("step", earshot_net_scratch_size (net), sizeof (float));
   /* 64 different frames, so that the state keeps changing */
-  float *x = xcalloc (64 * N_IN, sizeof (float)), probs[N_CLASSES];
+  float *x = bench_xcalloc ("step", 64 * N_IN, sizeof (float)), probs[N_CLASSES];
   for (size_t k = 0; k < 64 * N_IN; k++)
-    x[k] = urand ();
-  double best = 1e30, t_start = now ();
+    x[k] = bench_urand (&rng);
+  double best = 1e30, t_start = bench_seconds (bench_clock);
   do {
-    double t0 = now ();
+    double t0 = bench_seconds (bench_clock);
     for (int i = 0; i < BLOCK; i++)
       earshot_net_step (net, x + (i & 63) * N_IN, state, scratch, probs);
-    double t = (now () - t0) / BLOCK;
+    double t = (bench_seconds (bench_clock) - t0) / BLOCK;
     if (t < best)
       best = t;
-  } while (now () - t_start < seconds);
+  } while (bench_seconds (bench_clock) - t_start < seconds);
   free (x);
   free (scratch);
   free (state);

@@ -32,6 +32,7 @@
  */
 #include "earshot_net.h"
 #include "earshot_train.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -49,64 +50,37 @@ extern int openblas_get_num_threads (void);
 #define N_CLASSES 4
 
 static clockid_t bench_clock = CLOCK_MONOTONIC;
-
-static double
-now (void)
-{
-  struct timespec ts;
-  clock_gettime (bench_clock, &ts);
-  return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 0x853c49e6748fea9bull;
-
-static float
-urand (void)
-{
-  rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float) ((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-}
-
-static void *
-xmalloc (size_t n)
-{
-  void *p = malloc (n ? n : 1);
-  if (p == NULL) {
-    fprintf (stderr, "train: out of memory\n");
-    exit (1);
-  }
-  return p;
-}
+static uint64_t rng = 0x853c49e6748fea9bull;   /* bench_urand's state */
 
 /* GFLOP/s of cblas_sgemm C[m x n] = A[m x k] B[k x n], repeated for about
  * `seconds`. */
 static double
 sgemm_rate (int m, int n, int k, double seconds)
 {
-  float *a = xmalloc ((size_t) m * k * sizeof (float));
-  float *b = xmalloc ((size_t) k * n * sizeof (float));
-  float *c = xmalloc ((size_t) m * n * sizeof (float));
+  float *a = bench_xcalloc ("train", 1, (size_t) m * k * sizeof (float));
+  float *b = bench_xcalloc ("train", 1, (size_t) k * n * sizeof (float));
+  float *c = bench_xcalloc ("train", 1, (size_t) m * n * sizeof (float));
   for (size_t i = 0; i < (size_t) m * k; i++)
-    a[i] = urand ();
+    a[i] = bench_urand (&rng);
   for (size_t i = 0; i < (size_t) k * n; i++)
-    b[i] = urand ();
+    b[i] = bench_urand (&rng);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a,
       k, b, n, 0.0f, c, n);
   /* The best of blocks of at least 20 ms: other load on the machine only
    * ever slows a block down. */
-  double best = 0, t_start = now ();
+  double best = 0, t_start = bench_seconds (bench_clock);
   do {
     long reps = 0;
-    double t0 = now (), t;
+    double t0 = bench_seconds (bench_clock), t;
     do {
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
           a, k, b, n, 0.0f, c, n);
       reps++;
-    } while ((t = now () - t0) < 0.02);
+    } while ((t = bench_seconds (bench_clock) - t0) < 0.02);
     double rate = 2.0 * m * n * (double) k * (double) reps / t / 1e9;
     if (rate > best)
       best = rate;
-  } while (now () - t_start < seconds);
+  } while (bench_seconds (bench_clock) - t_start < seconds);
   free (a);
   free (b);
   free (c);
@@ -133,40 +107,40 @@ bench_cell (earshot_layer_type cell, uint32_t h, uint32_t batch,
 
   /* net: forward + backward over T x B frames */
   size_t frames = (size_t) chunk * batch;
-  float *x = xmalloc (frames * N_IN * sizeof (float));
-  int32_t *y = xmalloc (frames * sizeof (int32_t));
-  float *grad = xmalloc (earshot_net_n_params (net) * sizeof (float));
+  float *x = bench_xcalloc ("train", 1, frames * N_IN * sizeof (float));
+  int32_t *y = bench_xcalloc ("train", 1, frames * sizeof (int32_t));
+  float *grad = bench_xcalloc ("train", 1, earshot_net_n_params (net) * sizeof (float));
   for (size_t i = 0; i < frames * N_IN; i++)
-    x[i] = urand ();
+    x[i] = bench_urand (&rng);
   for (size_t i = 0; i < frames; i++)
-    y[i] = (int32_t) ((urand () + 1) * 0.5f * N_CLASSES) % N_CLASSES;
+    y[i] = (int32_t) ((bench_urand (&rng) + 1) * 0.5f * N_CLASSES) % N_CLASSES;
   earshot_net_workspace *ws;
   if (earshot_net_workspace_new (net, chunk, batch, &ws) != EARSHOT_OK) {
     fprintf (stderr, "train: cannot make a workspace\n");
     exit (1);
   }
   memset (grad, 0, earshot_net_n_params (net) * sizeof (float));
-  double t_start = now ();
+  double t_start = bench_seconds (bench_clock);
   do {                          /* the best of passes, as in sgemm_rate */
-    double t0 = now ();
+    double t0 = bench_seconds (bench_clock);
     earshot_net_forward_seq (net, ws, x, chunk, batch, NULL, NULL, NULL,
         NULL);
     earshot_net_backward_seq (net, ws, y, NULL, grad, NULL, NULL);
-    double fps = (double) frames / (now () - t0);
+    double fps = (double) frames / (bench_seconds (bench_clock) - t0);
     if (fps > r.net_fps)
       r.net_fps = fps;
-  } while (now () - t_start < seconds);
+  } while (bench_seconds (bench_clock) - t_start < seconds);
   earshot_net_workspace_free (ws);
 
   /* trainer: whole epochs over B sequences of 4 T frames */
   size_t n_seq = batch, seq_len = 4 * (size_t) chunk;
-  float *fx = xmalloc (n_seq * seq_len * N_IN * sizeof (float));
-  int32_t *fy = xmalloc (n_seq * seq_len * sizeof (int32_t));
+  float *fx = bench_xcalloc ("train", 1, n_seq * seq_len * N_IN * sizeof (float));
+  int32_t *fy = bench_xcalloc ("train", 1, n_seq * seq_len * sizeof (int32_t));
   for (size_t i = 0; i < n_seq * seq_len * N_IN; i++)
-    fx[i] = urand ();
+    fx[i] = bench_urand (&rng);
   for (size_t i = 0; i < n_seq * seq_len; i++)
-    fy[i] = (int32_t) ((urand () + 1) * 0.5f * N_CLASSES) % N_CLASSES;
-  earshot_sequence *seqs = xmalloc (n_seq * sizeof *seqs);
+    fy[i] = (int32_t) ((bench_urand (&rng) + 1) * 0.5f * N_CLASSES) % N_CLASSES;
+  earshot_sequence *seqs = bench_xcalloc ("train", 1, n_seq * sizeof *seqs);
   for (size_t i = 0; i < n_seq; i++)
     seqs[i] = (earshot_sequence) { fx + i * seq_len * N_IN, fy + i * seq_len,
       seq_len };
@@ -179,14 +153,14 @@ bench_cell (earshot_layer_type cell, uint32_t h, uint32_t batch,
     exit (1);
   }
   earshot_train_stats st;
-  t_start = now ();
+  t_start = bench_seconds (bench_clock);
   do {
-    double t0 = now ();
+    double t0 = bench_seconds (bench_clock);
     earshot_trainer_epoch (tr, seqs, n_seq, &st, NULL, NULL);
-    double fps = (double) st.frames / (now () - t0);
+    double fps = (double) st.frames / (bench_seconds (bench_clock) - t0);
     if (fps > r.trainer_fps)
       r.trainer_fps = fps;
-  } while (now () - t_start < seconds);
+  } while (bench_seconds (bench_clock) - t_start < seconds);
   earshot_trainer_free (tr);
   earshot_net_free (net);
   free (seqs);
