@@ -420,6 +420,78 @@ GST_START_TEST (test_frames_equal_core_s16)
 
 GST_END_TEST
 
+/* Several channels mixed down (channel-mode=mix, the default): the frames
+ * are the core's on the mean of the channels, each channel weighted 1/C and
+ * summed in channel order (S16 read as x / 32768), for F32 and S16
+ * interleaved, 2 and 3 channels, at the model's rate (no resampler). */
+GST_START_TEST (test_frames_equal_core_mixed)
+{
+  const gsize n = RATE + 321;
+
+  for (guint fi = 0; fi < 2; fi++) {
+    for (guint nc = 2; nc <= 3; nc++) {
+      gboolean s16 = fi == 1;
+      gfloat w = 1.0f / (gfloat) nc;
+      gfloat *mono = g_new (gfloat, n);
+      gfloat *xf = g_new (gfloat, n * nc);
+      gint16 *xs = g_new (gint16, n * nc);
+      GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+      gchar *caps = g_strdup_printf ("audio/x-raw,format=%s,layout="
+          "interleaved,channels=%u,rate=%d%s", s16 ? "S16LE" : "F32LE", nc,
+          RATE, nc == 2 ? ",channel-mask=(bitmask)0x3" :
+          ",channel-mask=(bitmask)0x7");
+      GstBus *bus;
+      GstHarness *h = new_harness (rnn_path, caps, &bus, NULL);
+      GArray *core;
+      guint nk;
+
+      for (guint c = 0; c < nc; c++) {
+        gfloat *x = random_signal (n, 100 + c);
+        for (gsize i = 0; i < n; i++) {
+          xs[i * nc + c] = (gint16) lrintf (x[i] * 32767.0f);
+          xf[i * nc + c] = x[i] * (0.5f + 0.25f * (gfloat) c);
+        }
+        g_free (x);
+      }
+      for (gsize i = 0; i < n; i++) {
+        gfloat acc = 0.0f;
+        for (guint c = 0; c < nc; c++) {
+          gfloat v = s16 ? (w / 32768.0f) * (gfloat) xs[i * nc + c] :
+              w * xf[i * nc + c];
+          acc = c == 0 ? v : acc + v;
+        }
+        mono[i] = acc;
+      }
+      for (gsize done = 0; done < n; done += 733) {
+        gsize len = MIN (733, n - done);
+        gst_buffer_unref (s16 ?
+            push_samples (h, xs + done * nc, len, 2 * nc, done, 0, RATE) :
+            push_samples (h, xf + done * nc, len, 4 * nc, done, 0, RATE));
+        collect (bus, frames, NULL);
+      }
+      gst_harness_push_event (h, gst_event_new_eos ());
+      collect (bus, frames, NULL);
+      core = core_frames (rnn_path, mono, n, &nk);
+      fail_unless_equals_int (frames->len, core->len / nk);
+      for (guint i = 0; i < frames->len; i++)
+        for (guint k = 0; k < nk; k++)
+          fail_unless (fabsf (g_array_index (frames, Frame, i).probs[k] -
+                  ((gfloat *) core->data)[i * nk + k]) <= 1e-6f,
+              "%s x %u: frame %u class %u differs", s16 ? "S16" : "F32", nc,
+              i, k);
+      free_harness (h, bus);
+      g_array_unref (core);
+      g_array_unref (frames);
+      g_free (caps);
+      g_free (mono);
+      g_free (xf);
+      g_free (xs);
+    }
+  }
+}
+
+GST_END_TEST
+
 /* ---- 3. timestamps ----------------------------------------------------- */
 
 /* Feeds a tone starting at `onset` seconds after t0 (rate Hz, S16 or F32)
@@ -1344,6 +1416,7 @@ earshot_suite (void)
   tcase_add_test (tc, test_passthrough_bit_identical);
   tcase_add_test (tc, test_frames_equal_core);
   tcase_add_test (tc, test_frames_equal_core_s16);
+  tcase_add_test (tc, test_frames_equal_core_mixed);
   tcase_add_test (tc, test_lookahead_frames_equal_core);
   tcase_add_test (tc, test_tone_onset);
   tcase_add_test (tc, test_tone_onset_resampled);
