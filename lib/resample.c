@@ -1,0 +1,219 @@
+/* resample.c — polyphase FIR downsampler (see earshot_resample.h). */
+#include "earshot_resample.h"
+
+#include "earshot_math.h"
+#include "earshot_private.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Taps per phase are a multiple of this (zero taps in front), so that the
+ * dot product runs in whole vectors. */
+#define LANES 16u            /* dot() below is written for 16 */
+/* Input taken per round of process(), to bound the history buffer. */
+#define PIECE 8192u
+
+struct earshot_resampler {
+  unsigned in_rate, out_rate;
+  unsigned l, m;                /* out_rate / in_rate = l / m, lowest terms */
+  size_t k;                     /* reach to each side, input samples */
+  size_t taps;                  /* per phase: 2k rounded up to LANES */
+  float *table;                 /* [l][taps]; phase p, tap t weighs input
+                                 * i + k - taps + 1 + t for an output at
+                                 * i + p / l */
+  float *buf;                   /* input from absolute index buf_start */
+  size_t buf_len, buf_cap;
+  int64_t buf_start;
+  int64_t i;                    /* next output's time is i + phase / l */
+  unsigned phase;
+};
+
+static unsigned
+gcd (unsigned a, unsigned b)
+{
+  while (b != 0) {
+    unsigned t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/* Modified Bessel function of the first kind, order 0 (its power series;
+ * x <= 20 here, where 60 terms are exact to double precision). */
+static double
+bessel_i0 (double x)
+{
+  double term = 1.0, sum = 1.0, q = x * x / 4.0;
+
+  for (int j = 1; j < 60; j++) {
+    term *= q / ((double) j * j);
+    sum += term;
+  }
+  return sum;
+}
+
+bool
+earshot_resampler_supports (unsigned in_rate, unsigned out_rate)
+{
+  if (out_rate == 0 || in_rate <= out_rate)
+    return false;
+  return out_rate / gcd (in_rate, out_rate) <= EARSHOT_RESAMPLER_MAX_PHASES;
+}
+
+static void
+build_table (earshot_resampler *r)
+{
+  const double rho = EARSHOT_RESAMPLER_CUTOFF * r->out_rate / r->in_rate;
+  const double i0_beta = bessel_i0 (EARSHOT_RESAMPLER_BETA);
+  const size_t lead = r->taps - 2 * r->k;   /* zero taps in front */
+
+  for (unsigned p = 0; p < r->l; p++) {
+    float *h = r->table + (size_t) p * r->taps;
+    double d = (double) p / r->l, sum = 0.0;
+    double *w = calloc (r->taps, sizeof *w);
+
+    for (size_t t = lead; t < r->taps; t++) {
+      /* time of this tap's input relative to the output, input samples */
+      double tau = ((double) (t - lead) - (double) r->k + 1.0) - d;
+      double u = tau / (double) r->k, x = M_PI * rho * tau;
+      double sinc = fabs (x) < 1e-12 ? 1.0 : sin (x) / x;
+
+      if (fabs (u) < 1.0)
+        w[t] = rho * sinc * bessel_i0 (EARSHOT_RESAMPLER_BETA
+            * sqrt (1.0 - u * u)) / i0_beta;
+      sum += w[t];
+    }
+    for (size_t t = 0; t < r->taps; t++)
+      h[t] = (float) (w[t] / sum);
+    free (w);
+  }
+}
+
+earshot_status
+earshot_resampler_new (unsigned in_rate, unsigned out_rate,
+    earshot_resampler **out)
+{
+  earshot_resampler *r;
+  unsigned g;
+
+  *out = NULL;
+  if (!earshot_resampler_supports (in_rate, out_rate))
+    return EARSHOT_ERR_INVALID;
+  r = calloc (1, sizeof *r);
+  if (r == NULL)
+    return EARSHOT_ERR_NOMEM;
+  g = gcd (in_rate, out_rate);
+  r->in_rate = in_rate;
+  r->out_rate = out_rate;
+  r->l = out_rate / g;
+  r->m = in_rate / g;
+  r->k = ((size_t) EARSHOT_RESAMPLER_HALF_TAPS * r->m + r->l - 1) / r->l;
+  r->taps = (2 * r->k + LANES - 1) / LANES * LANES;
+  r->buf_cap = r->taps + PIECE;
+  r->table = malloc ((size_t) r->l * r->taps * sizeof (float));
+  r->buf = malloc (r->buf_cap * sizeof (float));
+  if (r->table == NULL || r->buf == NULL) {
+    earshot_resampler_free (r);
+    return EARSHOT_ERR_NOMEM;
+  }
+  build_table (r);
+  earshot_resampler_reset (r);
+  *out = r;
+  return EARSHOT_OK;
+}
+
+void
+earshot_resampler_free (earshot_resampler *r)
+{
+  if (r == NULL)
+    return;
+  free (r->table);
+  free (r->buf);
+  free (r);
+}
+
+void
+earshot_resampler_reset (earshot_resampler *r)
+{
+  /* the first output (time 0) reads from input k - taps + 1: silence */
+  r->buf_len = r->taps - r->k - 1;
+  r->buf_start = -(int64_t) r->buf_len;
+  memset (r->buf, 0, r->buf_len * sizeof (float));
+  r->i = 0;
+  r->phase = 0;
+}
+
+size_t
+earshot_resampler_latency (const earshot_resampler *r)
+{
+  return r->k;
+}
+
+size_t
+earshot_resampler_max_out (const earshot_resampler *r, size_t n)
+{
+  return (n * r->l + r->m - 1) / r->m + 1;
+}
+
+/* The dot product in LANES partial sums, added pairwise at the end: a fixed
+ * order, so the result does not depend on the call, and one the compiler
+ * vectorises. */
+EARSHOT_KERNEL static float
+dot (const float *restrict h, const float *restrict x, size_t n)
+{
+  float acc[LANES] = { 0 };
+
+  for (size_t t = 0; t < n; t += LANES)
+    for (unsigned j = 0; j < LANES; j++)
+      acc[j] += h[t + j] * x[t + j];
+  /* halves, spelled out so that each is one vector operation */
+  for (unsigned j = 0; j < 8; j++)
+    acc[j] += acc[j + 8];
+  for (unsigned j = 0; j < 4; j++)
+    acc[j] += acc[j + 4];
+  for (unsigned j = 0; j < 2; j++)
+    acc[j] += acc[j + 2];
+  return acc[0] + acc[1];
+}
+
+size_t
+earshot_resampler_process (earshot_resampler *r, const float *x, size_t n,
+    float *y)
+{
+  size_t made = 0;
+
+  while (n > 0) {
+    size_t take = n < PIECE ? n : PIECE;
+    int64_t end, keep;
+
+    memcpy (r->buf + r->buf_len, x, take * sizeof (float));
+    r->buf_len += take;
+    x += take;
+    n -= take;
+    end = r->buf_start + (int64_t) r->buf_len;      /* first index not held */
+    while (r->i + (int64_t) r->k < end) {
+      size_t o = (size_t) (r->i + (int64_t) r->k - (int64_t) r->taps + 1
+          - r->buf_start);
+
+      y[made++] = dot (r->table + (size_t) r->phase * r->taps, r->buf + o,
+          r->taps);
+      r->phase += r->m;
+      r->i += r->phase / r->l;
+      r->phase %= r->l;
+    }
+    /* keep what the next output reads from on */
+    keep = r->i + (int64_t) r->k - (int64_t) r->taps + 1;
+    if (keep > r->buf_start) {
+      size_t drop = (size_t) (keep - r->buf_start);
+      if (drop > r->buf_len)
+        drop = r->buf_len;
+      memmove (r->buf, r->buf + drop, (r->buf_len - drop) * sizeof (float));
+      r->buf_len -= drop;
+      r->buf_start += (int64_t) drop;
+    }
+  }
+  return made;
+}

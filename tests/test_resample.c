@@ -1,0 +1,217 @@
+/* test_resample.c — earshot_resample.h: which rates it takes, output counts
+ * and the end-of-stream rule, time alignment and gain in the passband,
+ * attenuation of what would alias, independence from how the input is
+ * split, and reset. */
+#include "earshot_resample.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+#define OUT_RATE 16000u
+
+/* Resamples x[n] in calls of `chunk` samples (0: all at once), then the
+ * latency's zeros; returns the outputs (*n_out of them). */
+static float *
+run (unsigned in_rate, const float *x, size_t n, size_t chunk, size_t *n_out)
+{
+  earshot_resampler *r;
+  earshot_status st = earshot_resampler_new (in_rate, OUT_RATE, &r);
+  size_t lat, cap, made = 0;
+  float *y, *zeros;
+
+  CHECK (st == EARSHOT_OK, "new (%u): %d", in_rate, (int) st);
+  if (st != EARSHOT_OK) {
+    *n_out = 0;
+    return NULL;
+  }
+  lat = earshot_resampler_latency (r);
+  cap = earshot_resampler_max_out (r, n) + earshot_resampler_max_out (r, lat)
+      + 16;
+  y = malloc (cap * sizeof *y);
+  zeros = calloc (lat, sizeof *zeros);
+  for (size_t done = 0; done < n;) {
+    size_t len = chunk == 0 || chunk > n - done ? n - done : chunk;
+    size_t got = earshot_resampler_process (r, x + done, len, y + made);
+    CHECK (got <= earshot_resampler_max_out (r, len), "%zu outputs for %zu "
+        "inputs: more than max_out", got, len);
+    made += got;
+    done += len;
+  }
+  made += earshot_resampler_process (r, zeros, lat, y + made);
+  earshot_resampler_free (r);
+  free (zeros);
+  *n_out = made;
+  return y;
+}
+
+static void
+test_supports (void)
+{
+  static const unsigned yes[] = { 22050, 24000, 32000, 44100, 48000, 88200,
+    96000, 176400, 192000, 64000, 1000000
+  };
+  earshot_resampler *r = (earshot_resampler *) 1;
+
+  for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+    CHECK (earshot_resampler_supports (yes[i], OUT_RATE), "%u", yes[i]);
+  /* not a downsampling, or too many phases (16000 / gcd) */
+  CHECK (!earshot_resampler_supports (16000, OUT_RATE), "same rate");
+  CHECK (!earshot_resampler_supports (8000, OUT_RATE), "upsampling");
+  CHECK (!earshot_resampler_supports (44101, OUT_RATE), "44101 Hz");
+  CHECK (!earshot_resampler_supports (44100, 0), "to 0 Hz");
+  CHECK (earshot_resampler_new (8000, OUT_RATE, &r) == EARSHOT_ERR_INVALID,
+      "new refuses upsampling");
+  CHECK (r == NULL, "and sets *out to NULL");
+}
+
+/* N inputs and the latency's zeros give exactly ceil (N * 16000 / rate)
+ * outputs, whatever the split. */
+static void
+test_counts (void)
+{
+  static const unsigned rates[] = { 22050, 32000, 44100, 48000, 96000,
+    1000000 };
+  static const size_t lens[] = { 0, 1, 2, 3, 440, 441, 442, 9999, 100000 };
+
+  for (size_t ri = 0; ri < sizeof rates / sizeof rates[0]; ri++)
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+      size_t n = lens[li], got;
+      float *x = calloc (n + 1, sizeof *x);
+      float *y = run (rates[ri], x, n, 333, &got);
+      uint64_t want = ((uint64_t) n * OUT_RATE + rates[ri] - 1) / rates[ri];
+
+      CHECK (got == want, "%u Hz, %zu inputs: %zu outputs, want %llu",
+          rates[ri], n, got, (unsigned long long) want);
+      free (x);
+      free (y);
+    }
+}
+
+/* A sine in the passband comes out at the same amplitude and at the right
+ * time (flat within 0.01 dB): output j is the input at j / 16000 s.  A
+ * half-sample slip would be an error of about 0.1 at 1 kHz. */
+static void
+test_passband (void)
+{
+  static const unsigned rates[] = { 22050, 44100, 48000, 96000 };
+  static const double freqs[] = { 100.0, 1000.0, 3000.0, 6000.0 };
+
+  for (size_t ri = 0; ri < sizeof rates / sizeof rates[0]; ri++)
+    for (size_t fi = 0; fi < sizeof freqs / sizeof freqs[0]; fi++) {
+      unsigned rate = rates[ri];
+      size_t n = rate, got;       /* one second */
+      float *x = malloc (n * sizeof *x);
+      float *y;
+      double max_err = 0.0;
+
+      for (size_t i = 0; i < n; i++)
+        x[i] = (float) (0.5 * sin (2.0 * M_PI * freqs[fi] * i / rate + 0.3));
+      y = run (rate, x, n, 1000, &got);
+      /* away from the ends (the silence before and after) */
+      for (size_t j = 200; j + 200 < got; j++) {
+        double want = 0.5 * sin (2.0 * M_PI * freqs[fi] * j / OUT_RATE + 0.3);
+        double e = fabs (y[j] - want);
+        if (e > max_err)
+          max_err = e;
+      }
+      CHECK (max_err <= 5e-4, "%u Hz, %g Hz sine: error up to %g", rate,
+          freqs[fi], max_err);
+      free (x);
+      free (y);
+    }
+}
+
+/* What lies above the output's Nyquist frequency (and would fold back into
+ * the band) is removed: at least 70 dB down from 9 kHz on. */
+static void
+test_stopband (void)
+{
+  static const unsigned rates[] = { 44100, 48000 };
+  static const double freqs[] = { 9000.0, 12000.0, 15000.0, 20000.0 };
+
+  for (size_t ri = 0; ri < sizeof rates / sizeof rates[0]; ri++)
+    for (size_t fi = 0; fi < sizeof freqs / sizeof freqs[0]; fi++) {
+      unsigned rate = rates[ri];
+      size_t n = rate, got;
+      float *x = malloc (n * sizeof *x);
+      float *y;
+      double peak = 0.0;
+
+      for (size_t i = 0; i < n; i++)
+        x[i] = (float) sin (2.0 * M_PI * freqs[fi] * i / rate);
+      y = run (rate, x, n, 0, &got);
+      for (size_t j = 200; j + 200 < got; j++)
+        if (fabs (y[j]) > peak)
+          peak = fabs (y[j]);
+      CHECK (peak <= 3.2e-4, "%u Hz, %g Hz sine: comes out at %g (%.1f dB)",
+          rate, freqs[fi], peak, 20.0 * log10 (peak));
+      free (x);
+      free (y);
+    }
+}
+
+/* The outputs do not depend on how the input is split into calls, and a
+ * reset resampler gives what a new one does; DC passes at gain 1. */
+static void
+test_chunks_and_reset (void)
+{
+  static const size_t chunks[] = { 1, 7, 160, 441, 8191, 8192, 8193, 0 };
+  const size_t n = 3 * 44100 + 17;
+  float *x = malloc (n * sizeof *x);
+  float *ref, *y;
+  size_t n_ref, got;
+  uint32_t s = 12345;
+
+  for (size_t i = 0; i < n; i++) {
+    s = s * 1664525u + 1013904223u;
+    x[i] = (float) ((s >> 8) * (1.0 / 16777216.0) - 0.5);
+  }
+  ref = run (44100, x, n, 0, &n_ref);
+  for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++) {
+    y = run (44100, x, n, chunks[ci], &got);
+    CHECK (got == n_ref && memcmp (y, ref, got * sizeof *y) == 0,
+        "chunks of %zu: outputs differ from one call's", chunks[ci]);
+    free (y);
+  }
+
+  {
+    earshot_resampler *r;
+    float *a;
+    size_t m1, m2;
+
+    if (earshot_resampler_new (44100, OUT_RATE, &r) != EARSHOT_OK)
+      abort ();
+    a = malloc (earshot_resampler_max_out (r, n) * sizeof *a);
+
+    m1 = earshot_resampler_process (r, x, n / 2, a);
+    earshot_resampler_reset (r);
+    m2 = earshot_resampler_process (r, x, n, a);
+    CHECK (m1 > 0 && m2 <= n_ref && memcmp (a, ref, m2 * sizeof *a) == 0,
+        "after a reset the outputs are a new resampler's");
+    for (size_t i = 0; i < n; i++)
+      x[i] = 0.25f;
+    earshot_resampler_reset (r);
+    m2 = earshot_resampler_process (r, x, n, a);
+    CHECK_NEAR (a[m2 / 2], 0.25, 1e-6, "DC gain");
+    earshot_resampler_free (r);
+    free (a);
+  }
+  free (ref);
+  free (x);
+}
+
+int
+main (void)
+{
+  test_supports ();
+  test_counts ();
+  test_passband ();
+  test_stopband ();
+  test_chunks_and_reset ();
+  return check_finish ("resample");
+}
