@@ -18,6 +18,8 @@
 struct earshot_resampler {
   unsigned in_rate, out_rate;
   unsigned l, m;                /* out_rate / in_rate = l / m, lowest terms */
+  unsigned step, step_phase;    /* m / l and m % l: from one output to the
+                                 * next, i += step, phase += step_phase */
   size_t k;                     /* reach to each side, input samples */
   size_t taps;                  /* per phase: 2k rounded up to LANES */
   float *table;                 /* [l][taps]; phase p, tap t weighs input
@@ -110,6 +112,8 @@ earshot_resampler_new (unsigned in_rate, unsigned out_rate,
   r->out_rate = out_rate;
   r->l = out_rate / g;
   r->m = in_rate / g;
+  r->step = r->m / r->l;
+  r->step_phase = r->m % r->l;
   r->k = ((size_t) EARSHOT_RESAMPLER_HALF_TAPS * r->m + r->l - 1) / r->l;
   r->taps = (2 * r->k + LANES - 1) / LANES * LANES;
   r->buf_cap = r->taps + PIECE;
@@ -161,7 +165,7 @@ earshot_resampler_max_out (const earshot_resampler *r, size_t n)
 /* The dot product in LANES partial sums, added pairwise at the end: a fixed
  * order, so the result does not depend on the call, and one the compiler
  * vectorises. */
-EARSHOT_KERNEL static float
+static inline float
 dot (const float *restrict h, const float *restrict x, size_t n)
 {
   float acc[LANES] = { 0 };
@@ -179,6 +183,31 @@ dot (const float *restrict h, const float *restrict x, size_t n)
   return acc[0] + acc[1];
 }
 
+/* Every output the buffer now completes, into y; returns how many.  The
+ * loop and the inlined dot() are built per instruction set (one dispatch
+ * per call, not per output). */
+EARSHOT_KERNEL static size_t
+outputs (earshot_resampler *r, float *y)
+{
+  const int64_t end = r->buf_start + (int64_t) r->buf_len;
+  size_t made = 0;
+
+  while (r->i + (int64_t) r->k < end) {
+    size_t o = (size_t) (r->i + (int64_t) r->k - (int64_t) r->taps + 1
+        - r->buf_start);
+
+    y[made++] = dot (r->table + (size_t) r->phase * r->taps, r->buf + o,
+        r->taps);
+    r->i += r->step;
+    r->phase += r->step_phase;
+    if (r->phase >= r->l) {
+      r->phase -= r->l;
+      r->i++;
+    }
+  }
+  return made;
+}
+
 size_t
 earshot_resampler_process (earshot_resampler *r, const float *x, size_t n,
     float *y)
@@ -187,23 +216,13 @@ earshot_resampler_process (earshot_resampler *r, const float *x, size_t n,
 
   while (n > 0) {
     size_t take = n < PIECE ? n : PIECE;
-    int64_t end, keep;
+    int64_t keep;
 
     memcpy (r->buf + r->buf_len, x, take * sizeof (float));
     r->buf_len += take;
     x += take;
     n -= take;
-    end = r->buf_start + (int64_t) r->buf_len;      /* first index not held */
-    while (r->i + (int64_t) r->k < end) {
-      size_t o = (size_t) (r->i + (int64_t) r->k - (int64_t) r->taps + 1
-          - r->buf_start);
-
-      y[made++] = dot (r->table + (size_t) r->phase * r->taps, r->buf + o,
-          r->taps);
-      r->phase += r->m;
-      r->i += r->phase / r->l;
-      r->phase %= r->l;
-    }
+    made += outputs (r, y + made);
     /* keep what the next output reads from on */
     keep = r->i + (int64_t) r->k - (int64_t) r->taps + 1;
     if (keep > r->buf_start) {
