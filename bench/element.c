@@ -27,6 +27,11 @@
  *   rest      element - harness - front end - network: the element's own
  *             per-frame and per-buffer work (conversion, meta, smoothing,
  *             segments, time stamps).
+ *   44.1 kHz stereo  the input decoded again at 44.1 kHz, as F32 stereo
+ *             (right = 0.8 x left), through the element and through
+ *             identity (both as `element` above): element - harness, and
+ *             what the mix-down and resampling add over the 16 kHz mono
+ *             run.
  *
  * Times are per 10 ms frame (one hop); "x real time" is audio time over CPU
  * time.  The network's GFLOP/s counts 2 flops per weight of its matrices
@@ -84,10 +89,11 @@ die (const char *what)
 
 typedef struct
 {
-  const float *audio;
-  size_t n;                     /* samples */
-  size_t buf;                   /* samples per buffer */
+  const float *audio;           /* interleaved */
+  size_t n;                     /* samples per channel */
+  size_t buf;                   /* samples per channel per buffer */
   double seconds;               /* per figure */
+  int rate, channels;
 } Input;
 
 /* ---- the element ------------------------------------------------------- */
@@ -102,7 +108,8 @@ typedef struct
 } Elem;
 
 static Elem
-elem_new (const char *factory, const char *model, gboolean messages)
+elem_new (const char *factory, const char *model, gboolean messages,
+    const Input * in)
 {
   Elem e = { 0 };
   GstElement *el = gst_element_factory_make (factory, NULL);
@@ -114,8 +121,11 @@ elem_new (const char *factory, const char *model, gboolean messages)
   gst_element_set_bus (el, e.bus);
   e.h = gst_harness_new_with_element (el, "sink", "src");
   gst_object_unref (el);
-  gst_harness_set_src_caps_str (e.h, "audio/x-raw,format=F32LE,rate=16000,"
-      "channels=1,layout=interleaved");
+  gchar *caps = g_strdup_printf ("audio/x-raw,format=F32LE,rate=%d,"
+      "channels=%d,layout=interleaved%s", in->rate, in->channels,
+      in->channels == 2 ? ",channel-mask=(bitmask)0x3" : "");
+  gst_harness_set_src_caps_str (e.h, caps);
+  g_free (caps);
   return e;
 }
 
@@ -148,10 +158,11 @@ elem_pass (Elem * e, const Input * in, gboolean check)
   double t0 = cpu_now ();
   for (size_t off = 0; off < in->n; off += in->buf) {
     size_t len = MIN (in->buf, in->n - off);
+    size_t bytes = len * (size_t) in->channels * sizeof (float);
     GstBuffer *buf = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
-        (gpointer) (in->audio + off), len * sizeof (float), 0,
-        len * sizeof (float), NULL, NULL);
-    GstClockTime dur = gst_util_uint64_scale_int (len, GST_SECOND, RATE);
+        (gpointer) (in->audio + off * (size_t) in->channels), bytes, 0,
+        bytes, NULL, NULL);
+    GstClockTime dur = gst_util_uint64_scale_int (len, GST_SECOND, in->rate);
     GST_BUFFER_PTS (buf) = e->pts;
     GST_BUFFER_DURATION (buf) = dur;
     e->pts += dur;
@@ -173,7 +184,7 @@ static double
 bench_elem (const char *factory, const char *model, gboolean messages,
     const Input * in, guint64 * checksum)
 {
-  Elem e = elem_new (factory, model, messages);
+  Elem e = elem_new (factory, model, messages, in);
   e.checksum = 0xcbf29ce484222325ull;
   elem_pass (&e, in, TRUE);     /* warm-up, and the checksum of one pass */
   if (checksum)
@@ -374,7 +385,7 @@ print_row (const char *what, double sec, size_t frames, double audio_s)
 static gboolean profile_only;
 
 static void
-bench_model (const char *path, const Input * in)
+bench_model (const char *path, const Input * in, const Input * in44)
 {
   if (profile_only) {
     bench_elem ("earshot", path, FALSE, in, NULL);
@@ -395,6 +406,8 @@ bench_model (const char *path, const Input * in)
   double t_elem = bench_elem ("earshot", path, FALSE, in, &sum);
   double t_msg = bench_elem ("earshot", path, TRUE, in, NULL);
   double t_harness = bench_elem ("identity", NULL, FALSE, in, NULL);
+  double t_elem44 = bench_elem ("earshot", path, FALSE, in44, NULL);
+  double t_harness44 = bench_elem ("identity", NULL, FALSE, in44, NULL);
   float *feat;
   size_t n_feat;
   double t_fe = bench_front_end (m, in, &feat, &n_feat);
@@ -413,6 +426,11 @@ bench_model (const char *path, const Input * in)
       frames, audio_s);
   print_row ("harness + buffers", t_harness, frames, audio_s);
   print_row ("messages", t_msg - t_elem, frames, audio_s);
+  printf ("  the same audio as 44.1 kHz stereo F32 (mix-down and resampling "
+      "in the element):\n");
+  print_row ("element - harness", t_elem44 - t_harness44, frames, audio_s);
+  print_row ("over 16 kHz mono", t_elem44 - t_harness44 - t_elem + t_harness,
+      frames, audio_s);
 
   double flops = net_flops (net);
   double net_rate = flops * (double) n_feat / t_net / 1e9;
@@ -476,6 +494,28 @@ main (int argc, char **argv)
   in.buf = (size_t) (buffer_ms * RATE / 1000.0 + 0.5);
   if (in.buf < 1)
     in.buf = 1;
+  in.rate = RATE;
+  in.channels = 1;
+
+  /* The same audio as 44.1 kHz stereo: decoded again at that rate, the
+   * right channel a little quieter. */
+  Input in44 = in;
+  size_t n44;
+  float *mono44 = bench_decode (input, 44100, 44100, &n44, &decode_error);
+  if (mono44 == NULL)
+    die (decode_error);
+  float *stereo44 = g_new (float, 2 * n44);
+  for (size_t i = 0; i < n44; i++) {
+    stereo44[2 * i] = mono44[i];
+    stereo44[2 * i + 1] = 0.8f * mono44[i];
+  }
+  g_free (mono44);
+  in44.audio = stereo44;
+  in44.n = n44;
+  in44.rate = 44100;
+  in44.buf = (size_t) (buffer_ms * 44100 / 1000.0 + 0.5);
+  if (in44.buf < 1)
+    in44.buf = 1;
 
   double load[3] = { 0 };
   if (getloadavg (load, 3) < 0)
@@ -486,7 +526,7 @@ main (int argc, char **argv)
       in.buf * 1000.0 / RATE, in.seconds, load[0], load[1], load[2]);
 
   for (guint i = 0; i < models->len; i++)
-    bench_model (g_ptr_array_index (models, i), &in);
+    bench_model (g_ptr_array_index (models, i), &in, &in44);
   if (profile_only)
     return 0;
 
@@ -497,6 +537,7 @@ main (int argc, char **argv)
     printf ("load average at the end %.2f %.2f %.2f\n", load[0], load[1],
         load[2]);
   g_free ((gpointer) in.audio);
+  g_free (stereo44);
   g_ptr_array_free (models, TRUE);
   return 0;
 }
