@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "earshot_resample.h"
 #include "earshot_stream.h"
 #include "harness.h"
 #include "models.h"
@@ -380,40 +381,53 @@ GST_START_TEST (test_frames_equal_core)
 
 GST_END_TEST
 
-/* S16 at the model rate: the converter's S16 -> F32 is x / 32768 exactly */
+/* Pushes n frames of `data` (bpf bytes each, caps `caps`, at `rate`) in
+ * buffers of `chunk` frames, then EOS, and checks that the frames the
+ * element posts are the core's on `mono` (n_mono samples at the model's
+ * rate) within 1e-6. */
+static void
+check_pushed_equals_core (const gchar * caps, gint rate, const void *data,
+    gsize n, gsize bpf, gsize chunk, const gfloat * mono, gsize n_mono)
+{
+  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
+  GstBus *bus;
+  GstHarness *h = new_harness (rnn_path, caps, &bus, NULL);
+  GArray *core;
+  guint nk;
+
+  for (gsize done = 0; done < n; done += chunk) {
+    gsize len = MIN (chunk, n - done);
+    gst_buffer_unref (push_samples (h, (const guint8 *) data + done * bpf,
+            len, bpf, done, 0, rate));
+    collect (bus, frames, NULL);
+  }
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (bus, frames, NULL);
+  core = core_frames (rnn_path, mono, n_mono, &nk);
+  fail_unless_equals_int (frames->len, core->len / nk);
+  for (guint i = 0; i < frames->len; i++)
+    for (guint k = 0; k < nk; k++)
+      fail_unless (fabsf (g_array_index (frames, Frame, i).probs[k] -
+              ((gfloat *) core->data)[i * nk + k]) <= 1e-6f,
+          "%s: frame %u class %u differs", caps, i, k);
+  free_harness (h, bus);
+  g_array_unref (core);
+  g_array_unref (frames);
+}
+
+/* S16 at the model rate: read as x / 32768, exactly */
 GST_START_TEST (test_frames_equal_core_s16)
 {
   const gsize n = RATE + 77;
   gfloat *x = random_signal (n, 5);
   gint16 *s = g_new (gint16, n);
-  GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
-  GstBus *bus;
-  GstHarness *h = new_harness (rnn_path,
-      "audio/x-raw,format=S16LE,layout=interleaved,channels=1,rate=16000",
-      &bus, NULL);
-  GArray *core;
-  guint nk;
 
   for (gsize i = 0; i < n; i++) {
     s[i] = (gint16) lrintf (x[i] * 32767.0f);
     x[i] = s[i] / 32768.0f;
   }
-  for (gsize done = 0; done < n; done += 500) {
-    gsize len = MIN (500, n - done);
-    gst_buffer_unref (push_samples (h, s + done, len, 2, done, 0, RATE));
-    collect (bus, frames, NULL);
-  }
-  gst_harness_push_event (h, gst_event_new_eos ());
-  collect (bus, frames, NULL);
-  core = core_frames (rnn_path, x, n, &nk);
-  fail_unless_equals_int (frames->len, core->len / nk);
-  for (guint i = 0; i < frames->len; i++)
-    for (guint k = 0; k < nk; k++)
-      fail_unless (fabsf (g_array_index (frames, Frame, i).probs[k] -
-              ((gfloat *) core->data)[i * nk + k]) <= 1e-6f);
-  free_harness (h, bus);
-  g_array_unref (core);
-  g_array_unref (frames);
+  check_pushed_equals_core ("audio/x-raw,format=S16LE,layout=interleaved,"
+      "channels=1,rate=16000", RATE, s, n, 2, 500, x, n);
   g_free (x);
   g_free (s);
 }
@@ -435,15 +449,10 @@ GST_START_TEST (test_frames_equal_core_mixed)
       gfloat *mono = g_new (gfloat, n);
       gfloat *xf = g_new (gfloat, n * nc);
       gint16 *xs = g_new (gint16, n * nc);
-      GArray *frames = g_array_new (FALSE, FALSE, sizeof (Frame));
       gchar *caps = g_strdup_printf ("audio/x-raw,format=%s,layout="
           "interleaved,channels=%u,rate=%d%s", s16 ? "S16LE" : "F32LE", nc,
           RATE, nc == 2 ? ",channel-mask=(bitmask)0x3" :
           ",channel-mask=(bitmask)0x7");
-      GstBus *bus;
-      GstHarness *h = new_harness (rnn_path, caps, &bus, NULL);
-      GArray *core;
-      guint nk;
 
       for (guint c = 0; c < nc; c++) {
         gfloat *x = random_signal (n, 100 + c);
@@ -462,31 +471,60 @@ GST_START_TEST (test_frames_equal_core_mixed)
         }
         mono[i] = acc;
       }
-      for (gsize done = 0; done < n; done += 733) {
-        gsize len = MIN (733, n - done);
-        gst_buffer_unref (s16 ?
-            push_samples (h, xs + done * nc, len, 2 * nc, done, 0, RATE) :
-            push_samples (h, xf + done * nc, len, 4 * nc, done, 0, RATE));
-        collect (bus, frames, NULL);
-      }
-      gst_harness_push_event (h, gst_event_new_eos ());
-      collect (bus, frames, NULL);
-      core = core_frames (rnn_path, mono, n, &nk);
-      fail_unless_equals_int (frames->len, core->len / nk);
-      for (guint i = 0; i < frames->len; i++)
-        for (guint k = 0; k < nk; k++)
-          fail_unless (fabsf (g_array_index (frames, Frame, i).probs[k] -
-                  ((gfloat *) core->data)[i * nk + k]) <= 1e-6f,
-              "%s x %u: frame %u class %u differs", s16 ? "S16" : "F32", nc,
-              i, k);
-      free_harness (h, bus);
-      g_array_unref (core);
-      g_array_unref (frames);
+      if (s16)
+        check_pushed_equals_core (caps, RATE, xs, n, 2 * nc, 733, mono, n);
+      else
+        check_pushed_equals_core (caps, RATE, xf, n, 4 * nc, 733, mono, n);
       g_free (caps);
       g_free (mono);
       g_free (xf);
       g_free (xs);
     }
+  }
+}
+
+GST_END_TEST
+
+/* Above the model's rate the element mixes down and resamples with
+ * earshot_resample.h: its frames are the core's on that resampler's output
+ * (ceil (n * 16000 / rate) samples, the end flushed with the latency's
+ * zeros), for 44.1 and 48 kHz stereo F32 in buffers of odd sizes. */
+GST_START_TEST (test_frames_equal_core_resampled)
+{
+  static const gint rates[] = { 44100, 48000 };
+
+  for (guint ri = 0; ri < G_N_ELEMENTS (rates); ri++) {
+    gint rate = rates[ri];
+    const gsize n = 2 * (gsize) rate + 999;
+    gfloat *x = random_signal (n, 7 + ri), *xs = g_new (gfloat, 2 * n);
+    gfloat *mono = g_new (gfloat, n), *y, *zeros;
+    earshot_resampler *r;
+    gsize made, want, lat;
+    gchar *caps = g_strdup_printf ("audio/x-raw,format=F32LE,layout="
+        "interleaved,channels=2,rate=%d,channel-mask=(bitmask)0x3", rate);
+
+    for (gsize i = 0; i < n; i++) {
+      xs[2 * i] = x[i];
+      xs[2 * i + 1] = 0.5f * x[i];
+      mono[i] = 0.5f * xs[2 * i] + 0.5f * xs[2 * i + 1];
+    }
+    fail_unless (earshot_resampler_new ((unsigned) rate, RATE, &r) ==
+        EARSHOT_OK);
+    lat = earshot_resampler_latency (r);
+    y = g_new (gfloat, earshot_resampler_max_out (r, n + lat));
+    zeros = g_new0 (gfloat, lat);
+    made = earshot_resampler_process (r, mono, n, y);
+    made += earshot_resampler_process (r, zeros, lat, y + made);
+    want = (n * RATE + (gsize) rate - 1) / (gsize) rate;
+    fail_unless_equals_int (made, want);
+    check_pushed_equals_core (caps, rate, xs, n, 8, 1777, y, made);
+    earshot_resampler_free (r);
+    g_free (caps);
+    g_free (zeros);
+    g_free (y);
+    g_free (mono);
+    g_free (xs);
+    g_free (x);
   }
 }
 
@@ -1417,6 +1455,7 @@ earshot_suite (void)
   tcase_add_test (tc, test_frames_equal_core);
   tcase_add_test (tc, test_frames_equal_core_s16);
   tcase_add_test (tc, test_frames_equal_core_mixed);
+  tcase_add_test (tc, test_frames_equal_core_resampled);
   tcase_add_test (tc, test_lookahead_frames_equal_core);
   tcase_add_test (tc, test_tone_onset);
   tcase_add_test (tc, test_tone_onset_resampled);
