@@ -83,6 +83,21 @@ void es_set_status_error (GError **error, earshot_status st, const char *msg);
 gboolean es_fail_usage (GError **error, const char *fmt, ...)
     G_GNUC_PRINTF (2, 3);
 
+/* One group of a subcommand's options, under its title in --help. */
+typedef struct {
+  const char *name, *title;
+  const GOptionEntry *entries;
+} es_option_group;
+
+/* An option context for a subcommand: `parameter` after the options in the
+ * usage line, `summary` above them, the NULL-terminated `description`
+ * lines joined below them, and the groups in order.  --help is left to
+ * es_option_parse, which shows every group (nobody should need --help-all
+ * to find an option). */
+GOptionContext *es_option_context_new (const char *parameter,
+    const char *summary, const char *const *description,
+    const es_option_group *groups, gsize n_groups);
+
 /* Parses the command line with ctx, prints its help to stdout when *help
  * was set by the options, and frees ctx. */
 gboolean es_option_parse (GOptionContext *ctx, const gboolean *help,

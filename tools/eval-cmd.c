@@ -138,26 +138,17 @@ parse_options (eval_run *r, int *argc, char ***argv, GError **error)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &o->help, "show this help", NULL },
     G_OPTION_ENTRY_NULL
   };
-  GOptionContext *ctx = g_option_context_new ("--data MANIFEST");
-  g_option_context_set_summary (ctx, "Measures how well a model labels "
-      "the files of a labelled manifest, through\nthe GStreamer element "
-      "`earshot`: frame accuracy, per-class precision, recall\nand F1, "
-      "macro-F1, the confusion matrix, segment-based F1 and error rate,\n"
-      "and ROC-AUC.");
-  char *description = g_strjoinv ("", (char **) eval_description);
-  g_option_context_set_description (ctx, description);
-  g_free (description);
-  g_option_context_set_help_enabled (ctx, FALSE);
-  /* groups, not main entries, so the main options come first */
-  GOptionGroup *g = g_option_group_new ("main", "Options:", "Options",
-      NULL, NULL);
-  g_option_group_add_entries (g, entries);
-  g_option_context_add_group (ctx, g);
-  g = g_option_group_new ("element", "Segment options (the "
-      "element's properties; they shape the segments, not the frames):",
-      "Segment options", NULL, NULL);
-  g_option_group_add_entries (g, o->el.entries);
-  g_option_context_add_group (ctx, g);
+  const es_option_group groups[] = {
+    { "main", "Options:", entries },
+    { "element", "Segment options (the element's properties; they shape "
+      "the segments, not the frames):", o->el.entries },
+  };
+  GOptionContext *ctx = es_option_context_new ("--data MANIFEST",
+      "Measures how well a model labels the files of a labelled manifest, "
+      "through\nthe GStreamer element `earshot`: frame accuracy, per-class "
+      "precision, recall\nand F1, macro-F1, the confusion matrix, "
+      "segment-based F1 and error rate,\nand ROC-AUC.", eval_description,
+      groups, G_N_ELEMENTS (groups));
 
   return es_option_parse (ctx, &o->help, argc, argv, error);
 }

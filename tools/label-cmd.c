@@ -144,24 +144,16 @@ parse_options (label_run *r, int *argc, char ***argv, GError **error)
     { "help", 'h', 0, G_OPTION_ARG_NONE, &o->help, "show this help", NULL },
     G_OPTION_ENTRY_NULL
   };
-  GOptionContext *ctx = g_option_context_new ("FILE…");
-  g_option_context_set_summary (ctx, "Labels audio files with a model, "
-      "through the GStreamer element `earshot`:\nthe segments it finds (or "
-      "every frame's class probabilities) as an Audacity\nlabel track, a "
-      "DCASE-style TSV, a frame table, JSON or WebVTT subtitles.");
-  char *description = g_strjoinv ("", (char **) label_description);
-  g_option_context_set_description (ctx, description);
-  g_free (description);
-  g_option_context_set_help_enabled (ctx, FALSE);
-  /* groups, not main entries, so the main options come first */
-  GOptionGroup *g = g_option_group_new ("main", "Options:", "Options",
-      NULL, NULL);
-  g_option_group_add_entries (g, entries);
-  g_option_context_add_group (ctx, g);
-  g = g_option_group_new ("element", "Segment options (the "
-      "element's properties):", "Segment options", NULL, NULL);
-  g_option_group_add_entries (g, o->el.entries);
-  g_option_context_add_group (ctx, g);
+  const es_option_group groups[] = {
+    { "main", "Options:", entries },
+    { "element", "Segment options (the element's properties):",
+      o->el.entries },
+  };
+  GOptionContext *ctx = es_option_context_new ("FILE…", "Labels audio "
+      "files with a model, through the GStreamer element `earshot`:\nthe "
+      "segments it finds (or every frame's class probabilities) as an "
+      "Audacity\nlabel track, a DCASE-style TSV, a frame table, JSON or "
+      "WebVTT subtitles.", label_description, groups, G_N_ELEMENTS (groups));
 
   return es_option_parse (ctx, &o->help, argc, argv, error);
 }

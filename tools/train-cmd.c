@@ -432,19 +432,7 @@ parse_options (train_run *r, int *argc, char ***argv, GError **error)
     G_OPTION_ENTRY_NULL
   };
 
-  GOptionContext *ctx = g_option_context_new ("--data MANIFEST -o OUT");
-  g_option_context_set_summary (ctx, "Trains a recurrent frame classifier "
-      "(RNN, LSTM or GRU) on labelled audio\nand writes it as a model for "
-      "the GStreamer element `earshot`.");
-  char *description = g_strjoinv ("", (char **) train_description);
-  g_option_context_set_description (ctx, description);
-  g_free (description);
-  /* --help shows every group: nobody should need --help-all to find out. */
-  g_option_context_set_help_enabled (ctx, FALSE);
-  struct {
-    const char *name, *title;
-    GOptionEntry *entries;
-  } groups[] = {
+  const es_option_group groups[] = {
     { "main", "Data and output options:", main_entries },
     { "model", "Model options:", model_entries },
     { "training", "Training options:", training_entries },
@@ -452,12 +440,10 @@ parse_options (train_run *r, int *argc, char ***argv, GError **error)
       "follows them):", fe_entries },
     { "augmentation", "Augmentation options (off by default):", aug_entries },
   };
-  for (gsize i = 0; i < G_N_ELEMENTS (groups); i++) {
-    GOptionGroup *g = g_option_group_new (groups[i].name, groups[i].title,
-        groups[i].title, NULL, NULL);
-    g_option_group_add_entries (g, groups[i].entries);
-    g_option_context_add_group (ctx, g);
-  }
+  GOptionContext *ctx = es_option_context_new ("--data MANIFEST -o OUT",
+      "Trains a recurrent frame classifier (RNN, LSTM or GRU) on labelled "
+      "audio\nand writes it as a model for the GStreamer element `earshot`.",
+      train_description, groups, G_N_ELEMENTS (groups));
 
   return es_option_parse (ctx, &o->help, argc, argv, error);
 }

@@ -52,6 +52,27 @@ es_fail_usage (GError **error, const char *fmt, ...)
   return FALSE;
 }
 
+GOptionContext *
+es_option_context_new (const char *parameter, const char *summary,
+    const char *const *description, const es_option_group *groups,
+    gsize n_groups)
+{
+  GOptionContext *ctx = g_option_context_new (parameter);
+  g_option_context_set_summary (ctx, summary);
+  char *text = g_strjoinv ("", (char **) description);
+  g_option_context_set_description (ctx, text);
+  g_free (text);
+  g_option_context_set_help_enabled (ctx, FALSE);
+  /* groups, not main entries, so that they come in the order given */
+  for (gsize i = 0; i < n_groups; i++) {
+    GOptionGroup *g = g_option_group_new (groups[i].name, groups[i].title,
+        groups[i].title, NULL, NULL);
+    g_option_group_add_entries (g, groups[i].entries);
+    g_option_context_add_group (ctx, g);
+  }
+  return ctx;
+}
+
 gboolean
 es_option_parse (GOptionContext *ctx, const gboolean *help, int *argc,
     char ***argv, GError **error)
