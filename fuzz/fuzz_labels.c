@@ -21,26 +21,13 @@
  * the same with EARSHOT_LABELS_AUTO.
  */
 #include "earshot_labels.h"
+#include "fuzz.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, \
-          #cond); \
-      abort (); \
-    } \
-  } while (0)
-
-/* Where the out-parameter points before a call, to see it is always set. */
-static char sentinel;
 
 #define MAX_CLASSES 8
 #define MAX_FRAMES 256

@@ -10,25 +10,12 @@
  * labels) for DCASE-style ones, no audio file twice.
  */
 #include "earshot_labels.h"
+#include "fuzz.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, \
-          #cond); \
-      abort (); \
-    } \
-  } while (0)
-
-/* Where the out-parameter points before a call, to see it is always set. */
-static char sentinel;
 
 static const char *const bases[4] = { NULL, "", "data/set", "/srv/audio" };
 

@@ -17,26 +17,13 @@
 #include "earshot_model.h"
 #include "earshot_private.h"
 #include "earshot_stream.h"
+#include "fuzz.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond) \
-  do { \
-    if (!(cond)) { \
-      fprintf (stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, \
-          #cond); \
-      abort (); \
-    } \
-  } while (0)
-
-/* Where the out-parameter points before a call, to see it is always set. */
-static char sentinel;
 
 /* Streams are only run over models this small, so one input stays fast. */
 #define STREAM_MAX_FFT 8192u
