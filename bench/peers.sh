@@ -53,22 +53,13 @@ while [ $# -gt 0 ]; do
 done
 command -v python3 >/dev/null || { echo "$0: needs python3" >&2; exit 1; }
 [ -d "$anchors/node_modules" ] || { echo "$0: run $anchors/setup.sh first" >&2; exit 1; }
-[ -f "$build/plugin/libgstearshot.so" ] || { echo "$0: no plugin in $build/plugin: build first" >&2; exit 1; }
-export GST_PLUGIN_PATH="$build/plugin"
-export OPENBLAS_NUM_THREADS=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# shellcheck source=bench/common.sh
+. "$here/bench/common.sh"
+bench_setup
 
 # ---- the audio -----------------------------------------------------------
-gst-launch-1.0 -q filesrc location="$here/examples/sample.ogg" ! decodebin ! \
-  audioconvert ! audioresample ! audio/x-raw,format=S16LE,channels=1,rate=16000 ! \
-  filesink location="$tmp/one.raw"
-one=$(wc -c < "$tmp/one.raw")
 make_wav () {   # make_wav SECONDS OUT
-  bytes=$(( $1 * 32000 ))
-  reps=$(( bytes / one + 1 ))
-  i=0
-  while [ $i -lt $reps ]; do cat "$tmp/one.raw"; i=$((i + 1)); done | head -c "$bytes" > "$tmp/x.raw"
+  bench_raw $(( $1 * 32000 )) "$tmp/x.raw"
   gst-launch-1.0 -q filesrc location="$tmp/x.raw" ! \
     rawaudioparse format=pcm pcm-format=s16le sample-rate=16000 num-channels=1 ! \
     wavenc ! filesink location="$2"

@@ -38,24 +38,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v hyperfine >/dev/null || { echo "$0: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
-[ -f "$build/plugin/libgstearshot.so" ] || { echo "$0: no plugin in $build/plugin: build first" >&2; exit 1; }
-
-export GST_PLUGIN_PATH="$build/plugin"
-export OPENBLAS_NUM_THREADS=1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
+# shellcheck source=bench/common.sh
+. "$here/bench/common.sh"
+bench_setup
 
 # ---- the inputs -----------------------------------------------------------
 # The same audio twice: as 16 kHz mono (the model's rate: no resampling,
 # the cheapest decode, so the largest share for earshot) and as 44.1 kHz
 # stereo (a CD's format: earshot mixes down and resamples).
-gst-launch-1.0 -q filesrc location="$here/examples/sample.ogg" ! decodebin ! \
-  audioconvert ! audio/x-raw,format=S16LE,channels=1,rate=16000 ! \
-  filesink location="$tmp/one.raw"
-one=$(wc -c < "$tmp/one.raw")
-reps=$(( minutes * 60 * 16000 * 2 / one + 1 ))
-i=0
-while [ $i -lt $reps ]; do cat "$tmp/one.raw"; i=$((i + 1)); done > "$tmp/long.raw"
+bench_raw $(( minutes * 60 * 16000 * 2 )) "$tmp/long.raw"
 raw="filesrc location=$tmp/long.raw ! rawaudioparse format=pcm pcm-format=s16le sample-rate=16000 num-channels=1 ! audioconvert"
 # shellcheck disable=SC2086  # $raw is a pipeline description
 gst-launch-1.0 -q $raw ! vorbisenc quality=0.4 ! oggmux ! filesink location="$tmp/in16.ogg"
@@ -65,7 +56,7 @@ gst-launch-1.0 -q $raw ! audioresample ! audio/x-raw,rate=44100,channels=2 ! \
 samples=$(( $(wc -c < "$tmp/long.raw") / 2 ))
 frames=$(( samples / 160 ))
 audio_s=$(python3 -c "print($samples / 16000)")
-rm -f "$tmp/one.raw" "$tmp/long.raw"
+rm -f "$tmp/long.raw"
 
 echo "earshot decode-pipeline bench: $audio_s s ($frames frames) of Ogg Vorbis, as 16 kHz mono and as 44.1 kHz stereo; $runs runs each, CPU = user + system"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
