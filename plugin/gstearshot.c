@@ -2138,6 +2138,11 @@ gst_earshot_class_init (GstEarshotClass * klass)
    * Smoothed probability a frame's most probable class needs for the frame
    * to count towards that class's segment; frames below count as no class
    * (their labels are still reported in `earshot` messages and the meta).
+   * With a model of more than two classes, transitions where no class
+   * reaches it leave short gaps between segments.  At 0 the most probable
+   * class always counts; with #GstEarshot:min-segment and
+   * #GstEarshot:min-gap at 0 too, the segments are the runs of the smoothed
+   * most probable class, end to end over the whole stream.
    */
   properties[PROP_THRESHOLD] = g_param_spec_double ("threshold", "Threshold",
       "Smoothed probability the most probable class needs for a frame to "

@@ -91,7 +91,9 @@ es_element_options_init (es_element_options *o)
   GOptionEntry e[] = {
     { "threshold", 0, 0, G_OPTION_ARG_DOUBLE, &o->threshold,
       "smoothed probability a class needs for a frame to count towards its "
-      "segment (element default 0.5)", "P" },
+      "segment (element default 0.5); 0: the most probable class always "
+      "counts (with --min-segment 0 --min-gap 0 the segments then tile the "
+      "file)", "P" },
     { "smoothing", 0, 0, G_OPTION_ARG_INT, &o->smoothing,
       "frames in the moving average before segment decisions; 1: none "
       "(element default 5)", "N" },

@@ -83,6 +83,22 @@ EOF
 done
 echo "ok: audacity, json, vtt agree with each other and with frames"
 
+# --threshold 0 --min-segment 0 --min-gap 0: the most probable class
+# always counts and every run of it is a segment, so the segments of this
+# three-class model tile each file, end to end (smoothing stays at 5).
+for f in $files; do
+  $L --threshold 0 --min-segment 0 --min-gap 0 "$f" >tiles.txt || fail "tiles $f"
+  python3 - tiles.txt <<'EOF' || fail "$f: segments do not tile the file: $(cat tiles.txt)"
+import sys
+segs = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+assert segs and float(segs[0][0]) == 0.0, segs[:1]
+for a, b in zip(segs, segs[1:]):
+    assert a[1] == b[0] and a[2] != b[2], (a, b)
+assert abs(float(segs[-1][1]) - 3.0037) <= 0.01, segs[-1]
+EOF
+done
+echo "ok: --threshold 0 --min-segment 0 --min-gap 0 tiles the files"
+
 # tsv: a DCASE table for all three files, usable as an eval manifest that
 # names the audio files itself; with per-frame segments it is the model's
 # own frame decisions, so eval scores it 1.
