@@ -1,4 +1,5 @@
-/* earshot_resample.h — streaming downsampler for the front end's input.
+/* earshot_resample.h — the front end's input: channels mixed down to mono,
+ * and a streaming downsampler.
  *
  * Usage:
  *
@@ -42,10 +43,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Mixes n interleaved frames of `channels` channels down to their mean,
+ * into out[n]: each output is the sum, in channel order, of each channel
+ * times 1 / channels (in float; S16 read as x / 32768).  The element and
+ * `earshot train`'s decoding both mix down with these, so they agree. */
+EARSHOT_API void earshot_mix_down_f32 (const float *x, size_t n,
+    unsigned channels, float *out);
+EARSHOT_API void earshot_mix_down_s16 (const int16_t *x, size_t n,
+    unsigned channels, float *out);
 
 /* Filter parameters (see above).  Changing them changes every output at
  * rates other than the model's. */

@@ -57,6 +57,39 @@ bessel_i0 (double x)
   return sum;
 }
 
+void
+earshot_mix_down_f32 (const float *x, size_t n, unsigned channels,
+    float *out)
+{
+  const float w = 1.0f / (float) channels;
+
+  if (channels == 2) {          /* the common case, in a loop that vectorises */
+    for (size_t i = 0; i < n; i++)
+      out[i] = w * x[2 * i] + w * x[2 * i + 1];
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    float acc = w * x[i * channels];
+    for (unsigned c = 1; c < channels; c++)
+      acc += w * x[i * channels + c];
+    out[i] = acc;
+  }
+}
+
+void
+earshot_mix_down_s16 (const int16_t *x, size_t n, unsigned channels,
+    float *out)
+{
+  const float w = 1.0f / (float) channels / 32768.0f;
+
+  for (size_t i = 0; i < n; i++) {
+    float acc = w * (float) x[i * channels];
+    for (unsigned c = 1; c < channels; c++)
+      acc += w * (float) x[i * channels + c];
+    out[i] = acc;
+  }
+}
+
 bool
 earshot_resampler_supports (unsigned in_rate, unsigned out_rate)
 {

@@ -1041,50 +1041,25 @@ sum_squares (const gfloat * x, gsize n)
   return sum;
 }
 
-/* Mixes n interleaved frames of `channels` channels down to their mean,
- * into self->mix.  GstAudioConverter's general matrix mix costs about 25
+/* The input's n interleaved frames as one F32 channel, in self->mix: the
+ * mean of the channels (earshot_mix_down_*), or S16 mono read as
+ * x / 32768.  GstAudioConverter's general matrix mix costs about 25
  * instructions per input sample (three times the whole network at
- * 44.1 kHz stereo); this loop vectorises.  Each output is the sum, in
- * channel order, of the channel times 1/channels, as the converter's
- * matrix computes it, so it is the same number. */
+ * 44.1 kHz stereo); these loops a few. */
 static const gfloat *
 premix (GstEarshot * self, gconstpointer in, gsize n)
 {
   guint nc = (guint) GST_AUDIO_INFO_CHANNELS (&self->in_info);
-  gfloat w = 1.0f / (gfloat) nc;
-  gfloat *restrict out;
 
   if (n > self->mix_cap) {
     self->mix_cap = MAX (n, 2 * self->mix_cap);
     self->mix = g_renew (gfloat, self->mix, self->mix_cap);
   }
-  out = self->mix;
-  if (GST_AUDIO_INFO_FORMAT (&self->in_info) == GST_AUDIO_FORMAT_F32) {
-    const gfloat *restrict x = in;
-
-    if (nc == 2) {
-      for (gsize i = 0; i < n; i++)
-        out[i] = w * x[2 * i] + w * x[2 * i + 1];
-    } else {
-      for (gsize i = 0; i < n; i++) {
-        gfloat acc = w * x[i * nc];
-        for (guint c = 1; c < nc; c++)
-          acc += w * x[i * nc + c];
-        out[i] = acc;
-      }
-    }
-  } else {                      /* S16: as the converter reads it, x / 32768 */
-    const gint16 *restrict x = in;
-    gfloat ws = w / 32768.0f;
-
-    for (gsize i = 0; i < n; i++) {
-      gfloat acc = ws * (gfloat) x[i * nc];
-      for (guint c = 1; c < nc; c++)
-        acc += ws * (gfloat) x[i * nc + c];
-      out[i] = acc;
-    }
-  }
-  return out;
+  if (GST_AUDIO_INFO_FORMAT (&self->in_info) == GST_AUDIO_FORMAT_F32)
+    earshot_mix_down_f32 (in, n, nc, self->mix);
+  else
+    earshot_mix_down_s16 (in, n, nc, self->mix);
+  return self->mix;
 }
 
 /* Classifies `in_frames` input samples (in: the buffer's planes).  At most
