@@ -145,11 +145,14 @@ sha256_hex (const char *text)
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, text, -1);
 }
 
+/* The "cache 2" in the keys: decoding has mixed down and resampled as the
+ * element does since then (decode.c); cache 1 entries, from audioconvert
+ * and audioresample, are never read again. */
 static char *
 audio_key (const char *sha, guint rate)
 {
   char *gst = gst_version_string ();
-  char *text = g_strdup_printf ("earshot audio cache 1\n%s\nrate=%u\n"
+  char *text = g_strdup_printf ("earshot audio cache 2\n%s\nrate=%u\n"
       "gstreamer=%s\n", sha, rate, gst);
   char *key = sha256_hex (text);
   g_free (text);
@@ -162,7 +165,7 @@ features_key (const char *sha, const earshot_features_config *c)
 {
   /* %a: floats exactly, so any change of a field changes the key. */
   char *gst = gst_version_string ();
-  char *text = g_strdup_printf ("earshot features cache 1\n%s\n"
+  char *text = g_strdup_printf ("earshot features cache 2\n%s\n"
       "rate=%u win=%u hop=%u n_fft=%u mels=%u fmin=%a fmax=%a window=%d "
       "scale=%d floor=%a\nlibearshot=%s\ngstreamer=%s\n", sha,
       c->sample_rate, c->win_length, c->hop_length, c->n_fft, c->n_mels,

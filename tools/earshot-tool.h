@@ -166,10 +166,10 @@ uint64_t es_rng_derive (uint64_t seed, uint64_t a, uint64_t b, uint64_t c);
 /* ---- decoding (decode.c) ------------------------------------------------ */
 
 /* Decodes the audio file at `path` (any format GStreamer can decode) to mono
- * float samples at `rate` Hz through uridecodebin ! audioconvert !
- * audioresample ! appsink.  *samples (g_free it) receives *n_samples
- * samples.  The error names the file.  gst_init must have been called.
- * Any thread. */
+ * float samples at `rate` Hz: uridecodebin ! audioconvert ! appsink, then
+ * mixed down and resampled as the element does it (see decode.c).
+ * *samples (g_free it) receives *n_samples samples.  The error names the
+ * file.  gst_init must have been called.  Any thread. */
 gboolean es_decode_file (const char *path, guint rate, float **samples,
     gsize *n_samples, GError **error);
 
