@@ -2,7 +2,6 @@
 #include "earshot_resample.h"
 
 #include "earshot_math.h"
-#include "earshot_private.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -16,7 +15,6 @@
 #define PIECE 8192u
 
 struct earshot_resampler {
-  unsigned in_rate, out_rate;
   unsigned l, m;                /* out_rate / in_rate = l / m, lowest terms */
   unsigned step, step_phase;    /* m / l and m % l: from one output to the
                                  * next, i += step, phase += step_phase */
@@ -98,32 +96,33 @@ earshot_resampler_supports (unsigned in_rate, unsigned out_rate)
   return out_rate / gcd (in_rate, out_rate) <= EARSHOT_RESAMPLER_MAX_PHASES;
 }
 
+/* Fills r->table; w: room for r->taps doubles. */
 static void
-build_table (earshot_resampler *r)
+build_table (earshot_resampler *r, unsigned in_rate, unsigned out_rate,
+    double *w)
 {
-  const double rho = EARSHOT_RESAMPLER_CUTOFF * r->out_rate / r->in_rate;
+  const double rho = EARSHOT_RESAMPLER_CUTOFF * out_rate / in_rate;
   const double i0_beta = bessel_i0 (EARSHOT_RESAMPLER_BETA);
   const size_t lead = r->taps - 2 * r->k;   /* zero taps in front */
 
   for (unsigned p = 0; p < r->l; p++) {
     float *h = r->table + (size_t) p * r->taps;
     double d = (double) p / r->l, sum = 0.0;
-    double *w = calloc (r->taps, sizeof *w);
 
+    for (size_t t = 0; t < lead; t++)
+      w[t] = 0.0;
     for (size_t t = lead; t < r->taps; t++) {
       /* time of this tap's input relative to the output, input samples */
       double tau = ((double) (t - lead) - (double) r->k + 1.0) - d;
       double u = tau / (double) r->k, x = M_PI * rho * tau;
       double sinc = fabs (x) < 1e-12 ? 1.0 : sin (x) / x;
 
-      if (fabs (u) < 1.0)
-        w[t] = rho * sinc * bessel_i0 (EARSHOT_RESAMPLER_BETA
-            * sqrt (1.0 - u * u)) / i0_beta;
+      w[t] = fabs (u) < 1.0 ? rho * sinc * bessel_i0 (EARSHOT_RESAMPLER_BETA
+              * sqrt (1.0 - u * u)) / i0_beta : 0.0;
       sum += w[t];
     }
     for (size_t t = 0; t < r->taps; t++)
       h[t] = (float) (w[t] / sum);
-    free (w);
   }
 }
 
@@ -133,6 +132,7 @@ earshot_resampler_new (unsigned in_rate, unsigned out_rate,
 {
   earshot_resampler *r;
   unsigned g;
+  double *w;
 
   *out = NULL;
   if (!earshot_resampler_supports (in_rate, out_rate))
@@ -141,8 +141,6 @@ earshot_resampler_new (unsigned in_rate, unsigned out_rate,
   if (r == NULL)
     return EARSHOT_ERR_NOMEM;
   g = gcd (in_rate, out_rate);
-  r->in_rate = in_rate;
-  r->out_rate = out_rate;
   r->l = out_rate / g;
   r->m = in_rate / g;
   r->step = r->m / r->l;
@@ -152,11 +150,14 @@ earshot_resampler_new (unsigned in_rate, unsigned out_rate,
   r->buf_cap = r->taps + PIECE;
   r->table = malloc ((size_t) r->l * r->taps * sizeof (float));
   r->buf = malloc (r->buf_cap * sizeof (float));
-  if (r->table == NULL || r->buf == NULL) {
+  w = malloc (r->taps * sizeof *w);
+  if (r->table == NULL || r->buf == NULL || w == NULL) {
+    free (w);
     earshot_resampler_free (r);
     return EARSHOT_ERR_NOMEM;
   }
-  build_table (r);
+  build_table (r, in_rate, out_rate, w);
+  free (w);
   earshot_resampler_reset (r);
   *out = r;
   return EARSHOT_OK;

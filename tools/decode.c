@@ -258,6 +258,9 @@ es_decode_file (const char *path, guint rate, float **samples,
     gst_object_unref (bus);
   }
   gst_element_set_state (pipe, GST_STATE_NULL);
+  /* the last part is converted only now, after EOS */
+  if (ok && msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS)
+    finish_part (&ctx);
 
   if (!ok) {
     g_set_error (error, ES_ERROR, ES_ERROR_DECODE,
@@ -270,8 +273,7 @@ es_decode_file (const char *path, guint rate, float **samples,
         path, ge ? ge->message : "the pipeline stopped");
     g_clear_error (&ge);
     ok = FALSE;
-  } else if (finish_part (&ctx), ctx.failed) {
-    /* (the last part is converted only now, after EOS) */
+  } else if (ctx.failed) {
     g_set_error (error, ES_ERROR, ES_ERROR_DECODE,
         "cannot decode %s: cannot resample its audio to %u Hz", path, rate);
     ok = FALSE;
