@@ -42,6 +42,24 @@
 #define EARSHOT_KERNEL
 #endif
 
+/* A helper an EARSHOT_KERNEL function calls (a row of gates, a dot
+ * product): inlined into every clone, so that it is built for the clone's
+ * instruction set.  Out of line it would be the baseline build, which
+ * rounds differently (no FMA), and whether GCC inlines a plain `inline`
+ * function into the clones depends on the size of the whole file. */
+/* Eight and four floats as one value (GNU C vector types): one AVX or
+ * SSE register where the target has it, two otherwise.  For the products
+ * whose order of additions is spelled out (net.c's matvec, resample.c's
+ * dot), so that their bits do not depend on what the vectoriser does. */
+typedef float earshot_f32x8 __attribute__((vector_size (32)));
+typedef float earshot_f32x4 __attribute__((vector_size (16)));
+
+#if defined(__GNUC__)
+#define EARSHOT_KERNEL_INLINE static inline __attribute__((always_inline))
+#else
+#define EARSHOT_KERNEL_INLINE static inline
+#endif
+
 static inline uint32_t
 earshot_f2u (float f)
 {

@@ -144,7 +144,6 @@ gemv (bool trans, size_t m, size_t n, float alpha, const float *a,
  * (then four) rows at a time, each a dot product in eight lanes (GNU C
  * vector types: one AVX register or two SSE ones), the lanes summed
  * pairwise, the last n % 8 columns and m % 4 rows in plain loops. */
-typedef float earshot_f32x8 __attribute__((vector_size (32)));
 
 #define SUM8(v) \
   ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) \
@@ -709,7 +708,7 @@ activate_backward (float *dy, const float *y, size_t total,
  * dh [H] the part carried back from step t + 1. */
 
 /* h' = tanh(a + b);  x [H]: a in, h' out */
-static inline void
+EARSHOT_KERNEL_INLINE void
 rnn_row_forward (size_t h, float *restrict x, const float *restrict bias)
 {
   for (size_t j = 0; j < h; j++)
@@ -725,7 +724,7 @@ rnn_forward_gates (size_t rows, size_t h, float *x, const float *bias)
 }
 
 /* d(a) <- (dy + dh) (1 - h'^2) */
-static inline void
+EARSHOT_KERNEL_INLINE void
 rnn_row_backward (size_t h, const float *restrict dy,
     const float *restrict dh, const float *restrict hn, float *restrict da)
 {
@@ -742,7 +741,7 @@ rnn_backward_gates (size_t rows, size_t h, const float *dy, const float *dh,
 }
 
 /* LSTM:  i, f, o = sig(.), g = tanh(.);  c' = f c + i g,  h' = o tanh(c') */
-static inline void
+EARSHOT_KERNEL_INLINE void
 lstm_row_forward (size_t h, float *restrict ai, float *restrict af,
     float *restrict ag, float *restrict ao, const float *restrict bias,
     const float *restrict cp, float *restrict cn, float *restrict hn)
@@ -781,7 +780,7 @@ lstm_forward_gates (size_t rows, size_t h, float *a, const float *bias,
  *   d(a_g) = dc_t i (1 - g^2),    d(a_o) = dh_t tanh(c') o (1 - o),
  * and dc <- dc_t f, carried to step t - 1.  tanh(c') is recomputed: cheaper
  * than storing it. */
-static inline void
+EARSHOT_KERNEL_INLINE void
 lstm_row_backward (size_t h, const float *restrict dy,
     const float *restrict dh, float *restrict dc, const float *restrict a,
     const float *restrict cp, const float *restrict cn, float *restrict di,
@@ -817,7 +816,7 @@ lstm_backward_gates (size_t rows, size_t h, const float *dy, const float *dh,
  *   z = sig(az + bWz + bUz + vz),  r = sig(ar + bWr + bUr + vr),
  *   u = vn + bUn,  n = tanh(an + bWn + r u),  h' = (1 - z) n + z h;
  * u is kept for dr.  bw = bW [3H], bu = bU [3H]. */
-static inline void
+EARSHOT_KERNEL_INLINE void
 gru_row_forward (size_t h, float *restrict az, float *restrict ar,
     float *restrict an, const float *restrict v, const float *restrict bw,
     const float *restrict bu, const float *restrict hp,
@@ -856,7 +855,7 @@ gru_forward_gates (size_t rows, size_t h, float *a, const float *v,
  * h_{t-1} (the caller adds the products with U).  What U h sees,
  * d(az), d(ar), d(an) r, goes to du [3H] (one GEMM with U carries it back
  * in time), d(an) to dn [H]. */
-static inline void
+EARSHOT_KERNEL_INLINE void
 gru_row_backward (size_t h, const float *restrict dy, float *restrict dh,
     const float *restrict a, const float *restrict un,
     const float *restrict hp, float *restrict dz, float *restrict dr,
