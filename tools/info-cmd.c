@@ -273,6 +273,15 @@ info_text (const char *path, const earshot_model *m, guint64 file_size,
   return g_string_free (s, FALSE);
 }
 
+/* A name like "vad" rather than a file: no folder, no .earshot suffix, and
+ * no such file here. */
+static gboolean
+is_model_name (const char *arg)
+{
+  return strchr (arg, '/') == NULL && !g_str_has_suffix (arg, ".earshot")
+      && !g_file_test (arg, G_FILE_TEST_EXISTS);
+}
+
 int
 es_cmd_info (int argc, char **argv)
 {
@@ -291,7 +300,13 @@ es_cmd_info (int argc, char **argv)
       "front end (rate, window, hop, FFT, mel bands), normalisation, labels\n"
       "in priority order, layers with their weight shapes and parameter\n"
       "counts, and the metadata `earshot train` records (command line,\n"
-      "data, epochs, validation scores, date).");
+      "data, epochs, validation scores, date).\n"
+      "\n"
+      "MODEL is a model file, or the name of an installed model (vad, sms,\n"
+      "vad-lookahead, sms-lookahead, or NAME for any NAME.earshot), found\n"
+      "as the element's model property finds it: in the folders of\n"
+      "$EARSHOT_MODEL_PATH, then the system's models folder (see\n"
+      "'gst-inspect-1.0 earshot').  A name needs the earshot element.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   GError *e = NULL;
   if (!g_option_context_parse (ctx, &argc, &argv, &e)) {
@@ -307,12 +322,25 @@ es_cmd_info (int argc, char **argv)
     return ES_EXIT_USAGE;
   }
 
-  const char *path = argv[1];
-  earshot_model *m;
-  char msg[512];
-  if (earshot_model_load (path, &m, msg, sizeof msg) != EARSHOT_OK) {
-    es_print_error ("%s", msg);           /* it names the file */
-    return ES_EXIT_FAILURE;
+  const char *arg = argv[1];
+  char *path = NULL;
+  earshot_model *m = NULL;
+  if (is_model_name (arg)) {
+    /* found as the element finds it (label and eval do the same) */
+    GError *err = NULL;
+    if (!gst_init_check (NULL, NULL, &err)
+        || (m = es_model_open (arg, &path, &err)) == NULL) {
+      es_print_error ("%s", err->message);
+      g_error_free (err);
+      return ES_EXIT_FAILURE;
+    }
+  } else {
+    char msg[512];
+    if (earshot_model_load (arg, &m, msg, sizeof msg) != EARSHOT_OK) {
+      es_print_error ("%s", msg);         /* it names the file */
+      return ES_EXIT_FAILURE;
+    }
+    path = g_strdup (arg);
   }
   struct stat st;
   guint64 size = stat (path, &st) == 0 ? (guint64) st.st_size : 0;
@@ -320,6 +348,7 @@ es_cmd_info (int argc, char **argv)
       : info_text (path, m, size, bands);
   fputs (out, stdout);
   g_free (out);
+  g_free (path);
   earshot_model_free (m);
   return fflush (stdout) == 0 ? ES_EXIT_OK : ES_EXIT_FAILURE;
 }

@@ -53,6 +53,19 @@ head -c 100 tiny.earshot >truncated.earshot
 expect_failure "truncated model" 'truncated\.earshot: ' "$EARSHOT" info truncated.earshot
 expect_failure "missing model" 'nothing\.earshot: ' "$EARSHOT" info nothing.earshot
 
+# A model by name (no folder, no .earshot), found as the element finds it.
+mkdir named
+cp tiny.earshot named/tinyname.earshot
+EARSHOT_MODEL_PATH="$PWD/named" "$EARSHOT" info tinyname >byname.txt
+head -n 1 byname.txt | grep -q '/named/tinyname\.earshot$' ||
+  fail "earshot info NAME: first line '$(head -n 1 byname.txt)'"
+grep -Eq '^  total parameters 1227 ' byname.txt ||
+  fail "earshot info NAME: not the model's fields"
+echo "ok: earshot info by name"
+EARSHOT_MODEL_PATH="$PWD/named" expect_failure "unknown model name" \
+  "no model 'nosuch': not a file, and no nosuch\.earshot in .*/named" \
+  "$EARSHOT" info nosuch
+
 # The same labels as DCASE manifest and as CSV label files: same targets.
 sha () { "$EARSHOT" info "$1" | sed -n 's/^  train\.data-sha256 *//p'; }
 {
