@@ -42,11 +42,6 @@
 #define EARSHOT_KERNEL
 #endif
 
-/* A helper an EARSHOT_KERNEL function calls (a row of gates, a dot
- * product): inlined into every clone, so that it is built for the clone's
- * instruction set.  Out of line it would be the baseline build, which
- * rounds differently (no FMA), and whether GCC inlines a plain `inline`
- * function into the clones depends on the size of the whole file. */
 /* Eight and four floats as one value (GNU C vector types): one AVX or
  * SSE register where the target has it, two otherwise.  For the products
  * whose order of additions is spelled out (net.c's matvec, resample.c's
@@ -54,13 +49,19 @@
 typedef float earshot_f32x8 __attribute__((vector_size (32)));
 typedef float earshot_f32x4 __attribute__((vector_size (16)));
 
+/* A helper an EARSHOT_KERNEL function calls (a row of gates, a dot
+ * product, the functions below): inlined into every clone, so that it is
+ * built for the clone's instruction set.  Out of line it would be the
+ * baseline build, which rounds differently (no FMA), and whether GCC
+ * inlines a plain `inline` function into the clones depends on the size of
+ * the whole file. */
 #if defined(__GNUC__)
 #define EARSHOT_KERNEL_INLINE static inline __attribute__((always_inline))
 #else
 #define EARSHOT_KERNEL_INLINE static inline
 #endif
 
-static inline uint32_t
+EARSHOT_KERNEL_INLINE uint32_t
 earshot_f2u (float f)
 {
   uint32_t u;
@@ -68,7 +69,7 @@ earshot_f2u (float f)
   return u;
 }
 
-static inline float
+EARSHOT_KERNEL_INLINE float
 earshot_u2f (uint32_t u)
 {
   float f;
@@ -78,7 +79,7 @@ earshot_u2f (uint32_t u)
 
 /* 2^n as a float, for -126 <= n <= 127 (any other n gives meaningless
  * bits, but no undefined behaviour: earshot_expf of NaN relies on it). */
-static inline float
+EARSHOT_KERNEL_INLINE float
 earshot_pow2i (int32_t n)
 {
   return earshot_u2f ((uint32_t) (n + 127) << 23);
@@ -89,7 +90,7 @@ earshot_pow2i (int32_t n)
  * 5 minimax P.  The result is scaled by 2^n in two halves, so that n from
  * -150 (subnormal results) to 128 (overflow to +inf) needs no special case:
  * x is clamped to [-104, 88.8], beyond which e^x rounds to 0 or +inf. */
-static inline float
+EARSHOT_KERNEL_INLINE float
 earshot_expf (float x)
 {
   /* Comparisons with NaN are false: NaN passes both clamps. */
@@ -117,7 +118,7 @@ earshot_expf (float x)
 
 /* 1 / (1 + e^-x), from e^-|x| <= 1 only, so nothing overflows:
  * x >= 0: 1 / (1 + e),  x < 0: e / (1 + e),  e = e^-|x|. */
-static inline float
+EARSHOT_KERNEL_INLINE float
 earshot_sigmoidf (float x)
 {
   float e = earshot_expf (-__builtin_fabsf (x));
@@ -127,7 +128,7 @@ earshot_sigmoidf (float x)
 /* tanh x.  |x| < 0.625: Cephes' odd minimax polynomial x + x^3 P(x^2),
  * free of the cancellation of the exp form there; otherwise
  * 1 - 2 / (e^2|x| + 1), with |x| capped at 9.5, where tanh is 1 in float. */
-static inline float
+EARSHOT_KERNEL_INLINE float
 earshot_tanhf (float x)
 {
   float ax = __builtin_fabsf (x);
@@ -145,21 +146,21 @@ earshot_tanhf (float x)
 
 /* Array forms: y[k] <- f(x[k]) for k < n; y may be x (in place), but must
  * not otherwise overlap it. */
-static inline void
+EARSHOT_KERNEL_INLINE void
 earshot_expf_v (float *y, const float *x, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     y[k] = earshot_expf (x[k]);
 }
 
-static inline void
+EARSHOT_KERNEL_INLINE void
 earshot_sigmoidf_v (float *y, const float *x, size_t n)
 {
   for (size_t k = 0; k < n; k++)
     y[k] = earshot_sigmoidf (x[k]);
 }
 
-static inline void
+EARSHOT_KERNEL_INLINE void
 earshot_tanhf_v (float *y, const float *x, size_t n)
 {
   for (size_t k = 0; k < n; k++)

@@ -617,10 +617,8 @@ gru_forward_gates (size_t rows, size_t h, float *a, const float *v,
   }
 }
 
-/* The kernels above for net_seq.c (earshot_net_private.h).  Wrappers, not
- * the kernels made extern: GCC does not inline the row functions into the
- * clones of an extern EARSHOT_KERNEL function, and the row function built
- * for the baseline instruction set computes other bits (no FMA). */
+/* The kernels above for net_seq.c (earshot_net_private.h), under the
+ * module's prefix; the step keeps calling the static kernels directly. */
 void
 earshot_net_activate (float *y, size_t rows, size_t n,
     earshot_activation act)
