@@ -317,7 +317,7 @@ es_cmd_info (int argc, char **argv)
   }
   g_option_context_free (ctx);
   if (argc != 2) {
-    es_print_error ("give one model file (see '%s --help')",
+    es_print_error ("give one model, a file or a name (see '%s --help')",
         g_get_prgname ());
     return ES_EXIT_USAGE;
   }
