@@ -12,6 +12,7 @@
  * one does, 2 on errors.
  */
 #include "../../tools/earshot-tool.h"
+#include "element-run.h"
 #include "earshot_stream.h"
 
 #include <gst/gst.h>
@@ -25,60 +26,36 @@ fail (const char *what, const char *msg)
   return 2;
 }
 
+typedef struct {
+  GArray *probs;
+  guint n_classes;
+} Collect;
+
+static void
+collect_probs (const GstStructure *s, gpointer data)
+{
+  Collect *c = data;
+  const GValue *p = gst_structure_get_value (s, "probabilities");
+  if (p != NULL && gst_value_array_get_size (p) == c->n_classes)
+    for (guint k = 0; k < c->n_classes; k++) {
+      float v = (float) g_value_get_double (gst_value_array_get_value (p, k));
+      g_array_append_val (c->probs, v);
+    }
+}
+
 /* The element's posteriors for `file`, frame after frame, into probs. */
 static gboolean
 run_element (const char *file, const char *model, GArray *probs,
     guint n_classes)
 {
+  Collect c = { probs, n_classes };
   GError *e = NULL;
-  GstElement *pipe = gst_parse_launch ("filesrc name=src ! decodebin ! "
-      "audioconvert ! earshot name=es message-interval=0 post-messages=true "
-      "! fakesink sync=false", &e);
-  if (pipe == NULL) {
-    fail (file, e->message);
-    g_error_free (e);
+  if (!element_run (file, model, collect_probs, &c, NULL, &e)) {
+    fail (file, e != NULL ? e->message : "the pipeline stopped");
+    g_clear_error (&e);
     return FALSE;
   }
-  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
-  GstElement *es = gst_bin_get_by_name (GST_BIN (pipe), "es");
-  g_object_set (src, "location", file, NULL);
-  g_object_set (es, "model", model, NULL);
-  gst_object_unref (src);
-  gst_object_unref (es);
-
-  gboolean ok = FALSE;
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus (pipe);
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-        GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      ok = TRUE;
-      gst_message_unref (msg);
-      break;
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      gst_message_parse_error (msg, &e, NULL);
-      fail (file, e->message);
-      g_error_free (e);
-      gst_message_unref (msg);
-      break;
-    }
-    const GstStructure *s = gst_message_get_structure (msg);
-    const GValue *p = s != NULL && gst_structure_has_name (s, "earshot")
-        ? gst_structure_get_value (s, "probabilities") : NULL;
-    if (p != NULL && gst_value_array_get_size (p) == n_classes)
-      for (guint k = 0; k < n_classes; k++) {
-        float v = (float) g_value_get_double (gst_value_array_get_value (p,
-                k));
-        g_array_append_val (probs, v);
-      }
-    gst_message_unref (msg);
-  }
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
-  return ok;
+  return TRUE;
 }
 
 /* The core's posteriors on es_decode_file's samples, into probs. */

@@ -14,6 +14,7 @@
  * least MIN_ACCURACY (a fraction), 1 otherwise, 2 on errors.
  */
 #include "earshot_labels.h"
+#include "element-run.h"
 #include "earshot_stream.h"
 
 #include <gst/app/gstappsink.h>
@@ -29,76 +30,50 @@ fail (const char *what, const char *msg)
   return 2;
 }
 
-/* Runs `desc` with `file` in element "src"; returns the bus messages' frame
- * classes in pred[] (-1 where none) through the element. */
+typedef struct {
+  const earshot_features_config *c;
+  GArray *classes;              /* int32_t per frame, -1 where none */
+} Collect;
+
+/* Frame t is the message whose timestamp is t * hop / rate. */
+static void
+collect_class (const GstStructure *s, gpointer data)
+{
+  Collect *k = data;
+  guint64 ts;
+  gint cls;
+  if (!gst_structure_get_uint64 (s, "timestamp", &ts)
+      || !gst_structure_get_int (s, "class", &cls))
+    return;
+  double f = (double) ts * k->c->sample_rate / (1e9 * k->c->hop_length);
+  size_t t = (size_t) llround (f);
+  if (t >= k->classes->len) {
+    size_t old = k->classes->len;
+    g_array_set_size (k->classes, t + 1);
+    for (size_t j = old; j < t; j++)
+      g_array_index (k->classes, int32_t, j) = -1;
+  }
+  g_array_index (k->classes, int32_t, t) = cls;
+}
+
+/* The bus messages' frame classes for `file` in pred[] (-1 where none),
+ * through the element. */
 static gboolean
 run_element (const char *file, const char *model, const earshot_model *m,
     int32_t **pred, size_t *n_pred, gint64 *duration_ns)
 {
+  Collect k = { earshot_model_features_config (m),
+    g_array_new (FALSE, TRUE, sizeof (int32_t)) };
   GError *e = NULL;
-  GstElement *pipe = gst_parse_launch ("filesrc name=src ! decodebin ! "
-      "audioconvert ! earshot name=es message-interval=0 post-messages=true "
-      "! fakesink sync=false", &e);
-  if (pipe == NULL) {
-    fprintf (stderr, "frame-accuracy: %s\n", e->message);
-    g_error_free (e);
-    return FALSE;
-  }
-  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
-  GstElement *es = gst_bin_get_by_name (GST_BIN (pipe), "es");
-  g_object_set (src, "location", file, NULL);
-  g_object_set (es, "model", model, NULL);
-  gst_object_unref (src);
-  gst_object_unref (es);
-
-  const earshot_features_config *c = earshot_model_features_config (m);
-  GArray *classes = g_array_new (FALSE, TRUE, sizeof (int32_t));
-  gboolean ok = FALSE;
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  GstBus *bus = gst_element_get_bus (pipe);
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
-        GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      ok = TRUE;
-      gst_message_unref (msg);
-      break;
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-      gst_message_parse_error (msg, &e, NULL);
-      fprintf (stderr, "frame-accuracy: %s: %s\n", file, e->message);
-      g_error_free (e);
-      gst_message_unref (msg);
-      break;
-    }
-    const GstStructure *s = gst_message_get_structure (msg);
-    guint64 ts;
-    gint cls;
-    if (s != NULL && gst_structure_has_name (s, "earshot")
-        && gst_structure_get_uint64 (s, "timestamp", &ts)
-        && gst_structure_get_int (s, "class", &cls)) {
-      double f = (double) ts * c->sample_rate / (1e9 * c->hop_length);
-      size_t t = (size_t) llround (f);
-      if (t >= classes->len) {
-        size_t old = classes->len;
-        g_array_set_size (classes, t + 1);
-        for (size_t k = old; k < t; k++)
-          g_array_index (classes, int32_t, k) = -1;
-      }
-      g_array_index (classes, int32_t, t) = cls;
-    }
-    gst_message_unref (msg);
-  }
-  gint64 dur = -1;
-  if (ok && !gst_element_query_duration (pipe, GST_FORMAT_TIME, &dur))
-    dur = -1;
-  gst_object_unref (bus);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
-  *duration_ns = dur;
-  *n_pred = classes->len;
-  *pred = (int32_t *) g_array_free (classes, FALSE);
-  return ok && dur > 0;
+  gboolean ok = element_run (file, model, collect_class, &k, duration_ns,
+      &e);
+  if (!ok)
+    fprintf (stderr, "frame-accuracy: %s: %s\n", file,
+        e != NULL ? e->message : "the pipeline stopped");
+  g_clear_error (&e);
+  *n_pred = k.classes->len;
+  *pred = (int32_t *) g_array_free (k.classes, FALSE);
+  return ok && *duration_ns > 0;
 }
 
 /* The same through the core: decode to mono F32 at the model's rate, then
