@@ -16,6 +16,7 @@
  * way the stream was split into pushes cannot change a single bit.
  */
 #include "earshot_features.h"
+#include "earshot_math.h"
 #include "earshot_private.h"
 
 #include <assert.h>
@@ -29,6 +30,8 @@
 
 /* Mel bands summed side by side (mel_bands()). */
 #define EARSHOT_MEL_GROUP 4u
+_Static_assert (EARSHOT_MEL_GROUP == 4,
+    "mel_bands() sums a group's bands in two earshot_f64x2");
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -65,10 +68,12 @@ struct earshot_features {
 
   /* The same weights for mel_bands(): bands in groups of EARSHOT_MEL_GROUP
    * (the last group padded with empty bands), group g's weights as
-   * [group_len[g] x EARSHOT_MEL_GROUP], zero beyond each band's count. */
+   * [group_len[g] x EARSHOT_MEL_GROUP], zero beyond each band's count;
+   * in double (exactly the float weights), so that the sums use them as
+   * they are loaded. */
   uint32_t *gfirst;         /* [n_groups * EARSHOT_MEL_GROUP] first bins */
   uint32_t *group_len;      /* [n_groups] longest band of the group */
-  float *gweights;          /* [sum of group_len x EARSHOT_MEL_GROUP] */
+  double *gweights;         /* [sum of group_len x EARSHOT_MEL_GROUP] */
 
   float *mean;              /* [n_mels] or NULL: no normalisation */
   float *inv_std;           /* [n_mels] or NULL: 1 / std */
@@ -351,7 +356,7 @@ build_filterbank (earshot_features *fe, char *err, size_t err_size)
   if (fe->gweights == NULL || fe->power == NULL)
     return earshot_fail (err, err_size, EARSHOT_ERR_NOMEM,
         "features: out of memory for the filterbank");
-  float *gw = fe->gweights;
+  double *gw = fe->gweights;
   for (uint32_t g = 0; g < n_groups; g++) {
     for (uint32_t b = 0; b < EARSHOT_MEL_GROUP; b++) {
       uint32_t m = g * EARSHOT_MEL_GROUP + b;
@@ -601,7 +606,7 @@ flushed_frames (const earshot_features_config *cfg, uint64_t n)
 /* y[i] <- x[i] clamped to +-EARSHOT_FEATURES_MAX_SAMPLE, 0 if not finite
  * (|v| < inf is false for NaN and +-Inf): selects only, so it
  * vectorises. */
-static void
+EARSHOT_KERNEL static void
 sanitize (size_t n, const float *restrict x, float *restrict y)
 {
   const float hi = EARSHOT_FEATURES_MAX_SAMPLE;
@@ -634,8 +639,9 @@ earshot_features_push (earshot_features *fe, const float *samples, size_t n)
 
 /* x[i] * w[i] into y [n]: a plain loop the compiler vectorises (locals
  * and restrict: the project builds with -fno-strict-aliasing, so stores
- * through the struct's pointers would otherwise force reloads). */
-static void
+ * through the struct's pointers would otherwise force reloads).  One
+ * rounding per product, so every clone gives the same bits. */
+EARSHOT_KERNEL static void
 apply_window (size_t n, const float *restrict x, const float *restrict w,
     float *restrict y)
 {
@@ -645,7 +651,9 @@ apply_window (size_t n, const float *restrict x, const float *restrict w,
 
 /* P[k] = |X[k]|^2 = re^2 + im^2, unscaled (no 1/n_fft, no one-sided
  * doubling): the convention of librosa's power spectrogram.  X holds n
- * interleaved (re, im) pairs. */
+ * interleaved (re, im) pairs.  Not an EARSHOT_KERNEL: an AVX2 clone would
+ * fuse the sum into an FMA, which rounds once instead of twice, and the
+ * features would then depend on the machine. */
 static void
 power_spectrum (size_t n, const float *restrict x, float *restrict p)
 {
@@ -657,37 +665,39 @@ power_spectrum (size_t n, const float *restrict x, float *restrict p)
 
 /* mel[m] = sum_j W[m][j] P[first[m] + j], accumulated in double in the
  * order j = 0, 1, ... for each band.  The bands are taken EARSHOT_MEL_GROUP
- * at a time, one accumulator each, so that their sums overlap instead of
- * waiting on one another; a band shorter than its group's longest runs on
- * with zero weights over the zero-padded end of P (adding +0.0 to a sum
- * >= 0 leaves it unchanged), so every band's sum is the same, bit for bit,
- * as that of the plain loop over the band alone.  (Each product is exact in
- * double, 24 x 24 bits, so FMA or not changes nothing either.) */
-static void
+ * (four) at a time, each in a lane of a pair of doubles (one SSE2
+ * register), so that their sums overlap instead of waiting on one another;
+ * a band shorter than its group's longest runs on with zero weights over
+ * the zero-padded end of P (adding +0.0 to a sum >= 0 leaves it unchanged),
+ * so every band's sum is the same, bit for bit, as that of the plain loop
+ * over the band alone.  Each product is exact in double (24 x 24 bits), so
+ * a fused multiply-add rounds as the separate multiply and add do: the
+ * AVX2 and AVX-512 clones give the baseline's bits. */
+EARSHOT_KERNEL static void
 mel_bands (const earshot_features *fe, const float *restrict p,
     double *restrict mel)
 {
   const uint32_t n_mels = fe->cfg.n_mels;
-  const float *restrict w = fe->gweights;
+  const double *restrict w = fe->gweights;
 
   for (uint32_t m0 = 0; m0 < n_mels; m0 += EARSHOT_MEL_GROUP) {
-    const uint32_t g = m0 / EARSHOT_MEL_GROUP;
-    const uint32_t len = fe->group_len[g];
+    const uint32_t len = fe->group_len[m0 / EARSHOT_MEL_GROUP];
     const float *restrict p0 = p + fe->gfirst[m0];
     const float *restrict p1 = p + fe->gfirst[m0 + 1];
     const float *restrict p2 = p + fe->gfirst[m0 + 2];
     const float *restrict p3 = p + fe->gfirst[m0 + 3];
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    earshot_f64x2 a01 = { 0.0, 0.0 }, a23 = { 0.0, 0.0 };
+
     for (uint32_t j = 0; j < len; j++, w += EARSHOT_MEL_GROUP) {
-      a0 += (double) w[0] * (double) p0[j];
-      a1 += (double) w[1] * (double) p1[j];
-      a2 += (double) w[2] * (double) p2[j];
-      a3 += (double) w[3] * (double) p3[j];
+      earshot_f64x2 w01, w23;
+      memcpy (&w01, w, sizeof w01);
+      memcpy (&w23, w + 2, sizeof w23);
+      const earshot_f64x2 p01 = { p0[j], p1[j] }, p23 = { p2[j], p3[j] };
+      a01 += w01 * p01;
+      a23 += w23 * p23;
     }
-    mel[m0] = a0;
-    mel[m0 + 1] = a1;
-    mel[m0 + 2] = a2;
-    mel[m0 + 3] = a3;
+    memcpy (mel + m0, &a01, sizeof a01);
+    memcpy (mel + m0 + 2, &a23, sizeof a23);
   }
 }
 
