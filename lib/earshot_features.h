@@ -121,6 +121,13 @@ EARSHOT_API const earshot_features_config *earshot_features_get_config (
 EARSHOT_API size_t earshot_features_push (earshot_features *fe,
     const float *samples, size_t n);
 
+/* The sum of the squares of x[n] as earshot_features_push() takes them
+ * (NaN and Inf as 0, the others clamped to +-EARSHOT_FEATURES_MAX_SAMPLE),
+ * in double: for a level meter beside the features.  Summed in eight
+ * interleaved partial sums, so it may differ from the sum in index order
+ * in the last bits. */
+EARSHOT_API double earshot_features_sum_squares (const float *x, size_t n);
+
 /* If a frame is complete, writes its n_mels values to `frame` and returns
  * true; otherwise returns false and leaves `frame` untouched. */
 EARSHOT_API bool earshot_features_pull (earshot_features *fe, float *frame);

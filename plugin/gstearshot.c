@@ -1016,31 +1016,6 @@ ensure_planes (GstEarshot * self, gsize n)
     self->planes[c] = g_renew (gfloat, self->planes[c], self->planes_cap);
 }
 
-/* Sum of the squares of x[n] for the level meta, of the samples as the
- * front end sees them (earshot_features_push): NaN and Inf count as 0,
- * others are clamped to +-EARSHOT_FEATURES_MAX_SAMPLE.  Only a NaN or an
- * Inf makes the plain sum non-finite (a float squared fits a double), so
- * the sanitising pass runs only then.  Without one, the clamp can only
- * matter to a buffer of over a million samples: below that, one sample
- * beyond it reads full scale (0 -dBov) clamped or not. */
-static gdouble
-sum_squares (const gfloat * x, gsize n)
-{
-  gdouble sum = 0.0;
-
-  for (gsize i = 0; i < n; i++)
-    sum += (gdouble) x[i] * x[i];
-  if (isfinite (sum))
-    return sum;
-  sum = 0.0;
-  for (gsize i = 0; i < n; i++) {
-    gfloat v = isfinite (x[i]) ? CLAMP (x[i], -EARSHOT_FEATURES_MAX_SAMPLE,
-        EARSHOT_FEATURES_MAX_SAMPLE) : 0.0f;
-    sum += (gdouble) v * v;
-  }
-  return sum;
-}
-
 /* The input's n interleaved frames as one F32 channel, in self->mix: the
  * mean of the channels (earshot_mix_down_*), or S16 mono read as
  * x / 32768.  GstAudioConverter's general matrix mix costs about 25
@@ -1106,7 +1081,7 @@ classify (GstEarshot * self, const gpointer * in, gsize in_frames,
     return 0;
 
   for (guint c = 0; c < self->n_channels; c++) {
-    self->batch.sum_squares += sum_squares (x[c], n_out);
+    self->batch.sum_squares += earshot_features_sum_squares (x[c], n_out);
     self->batch.n_squares += n_out;
   }
 

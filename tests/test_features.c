@@ -851,6 +851,55 @@ test_plain_bits (const earshot_features_config *cfg, const char *what)
   earshot_features_free (fe);
 }
 
+/* ---- 8. the level meter's sum of squares -------------------------------- */
+
+/* earshot_features_sum_squares: the index-order sum within rounding, every
+ * length around the eight-lane blocks; NaN and Inf as 0 and the others
+ * clamped to +-EARSHOT_FEATURES_MAX_SAMPLE, as push() takes them, in
+ * buffers longer than the slow path's block too. */
+static void
+test_sum_squares (void)
+{
+  float *x = noise (1000, 0.5, 5);
+  const double max = EARSHOT_FEATURES_MAX_SAMPLE;
+
+  for (size_t n = 0; n <= 41; n++) {
+    long double want = 0.0L;
+    for (size_t i = 0; i < n; i++)
+      want += (long double) x[i] * x[i];
+    double got = earshot_features_sum_squares (x, n);
+    CHECK (fabs (got - (double) want) <= 1e-14 * (double) want,
+        "sum of squares of %zu samples: %.17g, want %.17Lg", n, got, want);
+  }
+  CHECK (earshot_features_sum_squares (NULL, 0) == 0.0, "no samples");
+
+  long double clean = 0.0L;
+  for (size_t i = 0; i < 1000; i++)
+    clean += (long double) x[i] * x[i];
+  /* replace five samples: two non-finite (count 0), two beyond the clamp
+   * (count max^2), one at the clamp; subtract what they were */
+  const size_t at[5] = { 3, 300, 301, 700, 999 };
+  const float put[5] = { NAN, INFINITY, -3000.0f, 2.0e30f, -1000.0f };
+  long double want = clean;
+  for (int k = 0; k < 5; k++) {
+    want -= (long double) x[at[k]] * x[at[k]];
+    x[at[k]] = put[k];
+  }
+  want += 3.0L * max * max;
+  double got = earshot_features_sum_squares (x, 1000);
+  CHECK (fabs (got - (double) want) <= 1e-12 * (double) want,
+      "hostile samples: %.17g, want %.17Lg", got, want);
+  x[3] = -INFINITY;
+  got = earshot_features_sum_squares (x + 3, 1);
+  CHECK (got == 0.0, "-Inf alone: %g", got);
+  /* finite, but over the clamp: the plain sum is finite and too large */
+  const float loud[3] = { 0.5f, -3000.0f, 0.25f };
+  got = earshot_features_sum_squares (loud, 3);
+  CHECK (got == 0.25 + max * max + 0.0625, "a sample beyond the clamp: "
+      "%.17g", got);
+  free (x);
+}
+
 int
 main (void)
 {
@@ -885,5 +934,6 @@ main (void)
 
   test_threads ();
   test_normalisation ();
+  test_sum_squares ();
   return check_finish ("features");
 }
