@@ -13,22 +13,27 @@
 # temporary folder; everything below is done for each.  Four pipelines:
 # without earshot, and with earshot at its defaults (a bus message per
 # 10 ms frame, which gst-launch's main loop receives), with
-# post-messages=false, and with the sms model.  They run in R interleaved
-# rounds (default 5) under GNU time; a pipeline's CPU time is the least
-# user + system time (all its threads) of its rounds, and its overhead
-# (with - without) / without.  hyperfine (Debian package `hyperfine`) then
-# runs each R times more after a warm-up, and its mean CPU time is printed
-# beside, to show the spread; GNU time also gives each pipeline's maximum
-# RSS.
+# post-messages=false, and with the sms model; then two more, without and
+# with earshot (messages off), that decode in one thread
+# (`filesrc ! oggdemux ! vorbisdec ! audioconvert`): decodebin's multiqueue
+# hands every buffer from the demuxer's thread to the decoder's, and the
+# kernel's share of that hand-off grows when the decoder's thread does
+# more work, so the one-thread pair shows what earshot itself costs in a
+# pipeline.  They run in R interleaved rounds (default 9); a run's CPU
+# time is its user + system time over all its threads (wait4's rusage, to
+# the microsecond).  Printed per pipeline: the median and the least of its
+# rounds, the overhead (with - without) / without of the medians and of the
+# least times, the median overhead per 10 ms frame, and the largest
+# maximum RSS (GNU time's).
 #
 # It prints figures and never fails on time.  Needs gst-launch-1.0 with the
-# base and good plugins (vorbis, ogg, rawaudioparse), hyperfine, python3
-# (to read hyperfine's JSON) and GNU time (`time` package) for the RSS.
+# base and good plugins (vorbis, ogg, rawaudioparse), python3 and GNU time
+# (`time` package; for the RSS).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$here/build
 minutes=10
-runs=5
+runs=9
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$(cd "$2" && pwd); shift 2 ;;
@@ -37,7 +42,6 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--build DIR] [--minutes M] [--runs R]" >&2; exit 2 ;;
   esac
 done
-command -v hyperfine >/dev/null || { echo "$0: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
 # shellcheck source=bench/common.sh
 . "$here/bench/common.sh"
 bench_setup
@@ -58,71 +62,70 @@ frames=$(( samples / 160 ))
 audio_s=$(python3 -c "print($samples / 16000)")
 rm -f "$tmp/long.raw"
 
-echo "earshot decode-pipeline bench: $audio_s s ($frames frames) of Ogg Vorbis, as 16 kHz mono and as 44.1 kHz stereo; $runs runs each, CPU = user + system"
+echo "earshot decode-pipeline bench: $audio_s s ($frames frames) of Ogg Vorbis, as 16 kHz mono and as 44.1 kHz stereo; $runs interleaved rounds, CPU = user + system"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Per input: runs interleaved (each round runs every pipeline once), so
-# that load from other work falls on all of them alike; per pipeline the
-# least CPU time (user + system, GNU time, 10 ms steps) of the rounds
-# counts: the run least disturbed.  hyperfine's mean is printed beside it.
-names="without|earshot (defaults: messages on)|earshot post-messages=false|earshot model=sms post-messages=false"
+# Per input: R rounds, each running every pipeline once (interleaved, so
+# that load from other work falls on all of them alike).  A run's CPU time
+# is its user + system time over all its threads, from wait4()'s rusage
+# (microseconds; GNU time prints 10 ms steps).  Per pipeline the median of
+# the rounds and the least (the run least disturbed) are printed, and the
+# overhead of each over the matching pipeline without earshot.
+names="without|earshot (defaults: messages on)|earshot post-messages=false|earshot model=sms post-messages=false|one thread: without|one thread: earshot post-messages=false"
 for input in in16 in44; do
   base="gst-launch-1.0 -q filesrc location=$tmp/$input.ogg ! decodebin ! audioconvert"
-  without="$base ! fakesink"
-  with_default="$base ! earshot ! fakesink"
-  with_quiet="$base ! earshot post-messages=false ! fakesink"
-  with_sms="$base ! earshot model=sms post-messages=false ! fakesink"
-  round=0
-  : > "$tmp/runs"
-  while [ $round -lt "$runs" ]; do
-    i=0
-    for p in "$without" "$with_default" "$with_quiet" "$with_sms"; do
-      /usr/bin/time -f "$i %U %S %e %M" -a -o "$tmp/runs" sh -c "$p" > /dev/null
-      i=$((i + 1))
-    done
-    round=$((round + 1))
-  done
-  hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$tmp/hf.json" \
-    -n without "$without" \
-    -n "earshot (defaults: messages on)" "$with_default" \
-    -n "earshot post-messages=false" "$with_quiet" \
-    -n "earshot model=sms post-messages=false" "$with_sms" > "$tmp/hf.txt" 2>&1 || {
-    cat "$tmp/hf.txt" >&2; exit 1; }
+  base1="gst-launch-1.0 -q filesrc location=$tmp/$input.ogg ! oggdemux ! vorbisdec ! audioconvert"
   case $input in
     in16) title="16 kHz mono" ;;
     *) title="44.1 kHz stereo" ;;
   esac
-  python3 - "$tmp/runs" "$tmp/hf.json" "$frames" "$audio_s" "$names" "$title" <<'EOF'
-import json, sys
-runs, hf, frames, audio_s = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-names, title = sys.argv[5].split("|"), sys.argv[6]
-best, rss = {}, {}
-for line in open(runs):
-    f = line.split()
-    if len(f) != 5 or not f[0].isdigit():
-        continue                      # GNU time's notes ("Command exited ...")
-    i, cpu, kib = int(f[0]), float(f[1]) + float(f[2]), int(f[4])
-    best[i] = min(best.get(i, 1e30), cpu)
-    rss[i] = max(rss.get(i, 0), kib)
-res = json.load(open(hf))["results"]
-base = best[0]
+  tmp=$tmp python3 - "$runs" "$frames" "$audio_s" "$names" "$title" \
+    "$base ! fakesink" \
+    "$base ! earshot ! fakesink" \
+    "$base ! earshot post-messages=false ! fakesink" \
+    "$base ! earshot model=sms post-messages=false ! fakesink" \
+    "$base1 ! fakesink" \
+    "$base1 ! earshot post-messages=false ! fakesink" <<'EOF'
+import os, statistics, subprocess, sys
+runs, frames, audio_s = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+names, title, cmds = sys.argv[4].split("|"), sys.argv[5], sys.argv[6:]
+cpu = [[] for _ in cmds]
+rss = [0] * len(cmds)
+rss_file = os.path.join(os.environ["tmp"], "rss")
+for _ in range(runs):
+    for i, cmd in enumerate(cmds):
+        # The RSS from GNU time, which reads it from its own child: a
+        # process started by python3 itself inherits python3's peak RSS as
+        # its own (Linux keeps the peak across exec).
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_file,
+                              "sh", "-c", cmd], stdout=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        if status != 0:
+            sys.exit("pipeline failed: " + cmd)
+        cpu[i].append(ru.ru_utime + ru.ru_stime)
+        rss[i] = max(rss[i], int(open(rss_file).read().split()[-1]))
+med = [statistics.median(c) for c in cpu]
+low = [min(c) for c in cpu]
 print()
-print("%-40s %8s %10s %9s %18s %9s" % (title, "CPU s", "overhead", "us/frame",
-      "hyperfine CPU s", "max RSS"))
+print("%-40s %9s %9s %10s %9s %11s %9s" % (title, "median s", "least s",
+      "overhead", "us/frame", "(of least)", "max RSS"))
 for i, name in enumerate(names):
-    r = res[i]
-    hfc = r["user"] + r["system"]
-    hfs = "%.3f (mean)" % hfc
-    if i == 0:
-        print("%-40s %8.3f %10s %9s %18s %6d KiB" % (name, best[i], "", "", hfs, rss[i]))
+    b = 4 if name.startswith("one thread") else 0
+    if i == b:
+        print("%-40s %9.3f %9.3f %10s %9s %11s %5d KiB" % (name, med[i], low[i],
+              "", "", "", rss[i]))
     else:
-        print("%-40s %8.3f %8.1f %% %9.2f %18s %6d KiB" % (name, best[i],
-              100.0 * (best[i] - base) / base, (best[i] - base) / frames * 1e6, hfs, rss[i]))
-print("the pipeline without earshot runs at %.0fx real time on CPU time." % (audio_s / base))
+        print("%-40s %9.3f %9.3f %8.1f %% %9.2f %9.1f %% %5d KiB" % (name, med[i],
+              low[i], 100.0 * (med[i] - med[b]) / med[b],
+              (med[i] - med[b]) / frames * 1e6,
+              100.0 * (low[i] - low[b]) / low[b], rss[i]))
+print("the pipeline without earshot runs at %.0fx real time on CPU time (median)."
+      % (audio_s / med[0]))
 EOF
 done
 
 echo
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "CPU s: least user + system time of the rounds (GNU time); hyperfine: its mean over as many runs."
-echo "overhead: extra CPU time over the pipeline without earshot; us/frame: that extra per 10 ms frame."
+echo "median s / least s: user + system CPU time of the rounds (all threads, wait4's rusage)."
+echo "overhead: extra median CPU time over the pipeline without earshot (one thread: over one thread without),"
+echo "and that extra per 10 ms frame; (of least): the same overhead between the least times."
