@@ -18,9 +18,12 @@
  * a Kaiser-windowed sinc (beta EARSHOT_RESAMPLER_BETA) cut at
  * EARSHOT_RESAMPLER_CUTOFF times the output's Nyquist frequency, reaching
  * EARSHOT_RESAMPLER_HALF_TAPS output-rate periods to each side; each of the
- * L phases is normalised to unit gain at DC.  Each resampler holds its own
- * table of L x taps floats (taps = 2 x ceil (16 M / L), rounded up to 16):
- * 61,440 bytes from 44.1 or 22.05 kHz (L = 160 or 320), 384 from 48 kHz.  Output sample j is the
+ * L phases is normalised to unit gain at DC.  The filter is a table of
+ * L x taps floats (taps = 2 x ceil (16 M / L), rounded up to 16): 61,440
+ * bytes from 44.1 or 22.05 kHz (L = 160 or 320), 384 from 48 kHz, built
+ * once per pair of rates and shared by every resampler in the process
+ * that uses them (thread-safe); each resampler adds its state, about
+ * 4.5 KiB from 44.1 kHz.  Output sample j is the
  * filtered input at time j / out_rate exactly (input sample 0 is time 0;
  * audio before it is silence), so outputs are aligned with the input, and
  * it is complete once the input reaches earshot_resampler_latency() samples

@@ -4,6 +4,7 @@
 #include "earshot_math.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,10 @@
 /* Taps per phase are a multiple of this (zero taps in front), so that the
  * dot product runs in whole vectors. */
 #define LANES 16u            /* dot() below is written for 16 */
-/* Input taken per round of process(), to bound the history buffer. */
-#define PIECE 8192u
+/* Input taken per round of process(), to bound the history buffer: a
+ * typical buffer (1,024 samples at 44.1 kHz, 960 in 20 ms at 48 kHz) in
+ * one round; longer ones take several, which changes no output. */
+#define PIECE 1024u
 
 struct earshot_resampler {
   unsigned l, m;                /* out_rate / in_rate = l / m, lowest terms */
@@ -20,9 +23,9 @@ struct earshot_resampler {
                                  * next, i += step, phase += step_phase */
   size_t k;                     /* reach to each side, input samples */
   size_t taps;                  /* per phase: 2k rounded up to LANES */
-  float *table;                 /* [l][taps]; phase p, tap t weighs input
+  const float *table;           /* [l][taps]; phase p, tap t weighs input
                                  * i + k - taps + 1 + t for an output at
-                                 * i + p / l */
+                                 * i + p / l.  Shared (table_acquire) */
   float *buf;                   /* input from absolute index buf_start */
   size_t buf_len, buf_cap;
   int64_t buf_start;
@@ -96,17 +99,18 @@ earshot_resampler_supports (unsigned in_rate, unsigned out_rate)
   return out_rate / gcd (in_rate, out_rate) <= EARSHOT_RESAMPLER_MAX_PHASES;
 }
 
-/* Fills r->table; w: room for r->taps doubles. */
+/* Fills table [r->l][r->taps] for r's shape; w: room for r->taps
+ * doubles. */
 static void
-build_table (earshot_resampler *r, unsigned in_rate, unsigned out_rate,
-    double *w)
+build_table (const earshot_resampler *r, unsigned in_rate, unsigned out_rate,
+    float *table, double *w)
 {
   const double rho = EARSHOT_RESAMPLER_CUTOFF * out_rate / in_rate;
   const double i0_beta = bessel_i0 (EARSHOT_RESAMPLER_BETA);
   const size_t lead = r->taps - 2 * r->k;   /* zero taps in front */
 
   for (unsigned p = 0; p < r->l; p++) {
-    float *h = r->table + (size_t) p * r->taps;
+    float *h = table + (size_t) p * r->taps;
     double d = (double) p / r->l, sum = 0.0;
 
     for (size_t t = 0; t < lead; t++)
@@ -126,13 +130,85 @@ build_table (earshot_resampler *r, unsigned in_rate, unsigned out_rate,
   }
 }
 
+/* One filter table per pair of rates for the whole process, shared by
+ * every resampler of those rates (immutable once built): 500 streams from
+ * 44.1 kHz hold one 61,440-byte table, not 500.  Keyed by the rates
+ * themselves, not L / M: the cutoff is computed from them. */
+typedef struct shared_table {
+  struct shared_table *next;
+  unsigned in_rate, out_rate;
+  unsigned refs;
+  float *table;
+} shared_table;
+
+static pthread_mutex_t tables_lock = PTHREAD_MUTEX_INITIALIZER;
+static shared_table *tables;        /* under tables_lock */
+
+/* A reference to the table of r's rates, built on first use; NULL when
+ * out of memory. */
+static const float *
+table_acquire (const earshot_resampler *r, unsigned in_rate,
+    unsigned out_rate)
+{
+  shared_table *t;
+  const float *table = NULL;
+
+  pthread_mutex_lock (&tables_lock);
+  for (t = tables; t != NULL; t = t->next) {
+    if (t->in_rate == in_rate && t->out_rate == out_rate) {
+      t->refs++;
+      table = t->table;
+      break;
+    }
+  }
+  if (table == NULL) {
+    double *w = malloc (r->taps * sizeof *w);
+    t = calloc (1, sizeof *t);
+    float *built = malloc ((size_t) r->l * r->taps * sizeof *built);
+    if (w != NULL && t != NULL && built != NULL) {
+      build_table (r, in_rate, out_rate, built, w);
+      t->in_rate = in_rate;
+      t->out_rate = out_rate;
+      t->refs = 1;
+      t->table = built;
+      t->next = tables;
+      tables = t;
+      table = built;
+    } else {
+      free (t);
+      free (built);
+    }
+    free (w);
+  }
+  pthread_mutex_unlock (&tables_lock);
+  return table;
+}
+
+/* Drops a reference taken by table_acquire; the last one frees it. */
+static void
+table_release (const float *table)
+{
+  pthread_mutex_lock (&tables_lock);
+  for (shared_table **pp = &tables; *pp != NULL; pp = &(*pp)->next) {
+    shared_table *t = *pp;
+    if (t->table == table) {
+      if (--t->refs == 0) {
+        *pp = t->next;
+        free (t->table);
+        free (t);
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock (&tables_lock);
+}
+
 earshot_status
 earshot_resampler_new (unsigned in_rate, unsigned out_rate,
     earshot_resampler **out)
 {
   earshot_resampler *r;
   unsigned g;
-  double *w;
 
   *out = NULL;
   if (!earshot_resampler_supports (in_rate, out_rate))
@@ -148,16 +224,13 @@ earshot_resampler_new (unsigned in_rate, unsigned out_rate,
   r->k = ((size_t) EARSHOT_RESAMPLER_HALF_TAPS * r->m + r->l - 1) / r->l;
   r->taps = (2 * r->k + LANES - 1) / LANES * LANES;
   r->buf_cap = r->taps + PIECE;
-  r->table = malloc ((size_t) r->l * r->taps * sizeof (float));
   r->buf = malloc (r->buf_cap * sizeof (float));
-  w = malloc (r->taps * sizeof *w);
-  if (r->table == NULL || r->buf == NULL || w == NULL) {
-    free (w);
+  if (r->buf != NULL)
+    r->table = table_acquire (r, in_rate, out_rate);
+  if (r->buf == NULL || r->table == NULL) {
     earshot_resampler_free (r);
     return EARSHOT_ERR_NOMEM;
   }
-  build_table (r, in_rate, out_rate, w);
-  free (w);
   earshot_resampler_reset (r);
   *out = r;
   return EARSHOT_OK;
@@ -168,7 +241,8 @@ earshot_resampler_free (earshot_resampler *r)
 {
   if (r == NULL)
     return;
-  free (r->table);
+  if (r->table != NULL)
+    table_release (r->table);
   free (r->buf);
   free (r);
 }

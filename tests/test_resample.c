@@ -1,10 +1,11 @@
 /* test_resample.c — earshot_resample.h: which rates it takes, output counts
  * and the end-of-stream rule, time alignment and gain in the passband,
  * attenuation of what would alias, independence from how the input is
- * split, and reset. */
+ * split, reset, and filter tables shared between resamplers. */
 #include "earshot_resample.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +161,8 @@ test_stopband (void)
 static void
 test_chunks_and_reset (void)
 {
-  static const size_t chunks[] = { 1, 7, 160, 441, 8191, 8192, 8193, 0 };
+  static const size_t chunks[] = { 1, 7, 160, 441, 1023, 1024, 1025, 8193,
+    0 };
   const size_t n = 3 * 44100 + 17;
   float *x = malloc (n * sizeof *x);
   float *ref, *y;
@@ -205,6 +207,107 @@ test_chunks_and_reset (void)
   free (x);
 }
 
+/* ---- shared filter tables ---------------------------------------------- */
+
+/* Resamplers of one pair of rates share one table (built by the first,
+ * freed by the last): several alive at once, created and freed in any
+ * order and from several threads, each still gives a lone resampler's
+ * outputs.  (A table freed too early or twice is a use after free, which
+ * the ASan build of this test reports.) */
+
+#define SHARED_N (44100 / 2 + 3)
+
+static float shared_x[SHARED_N];
+static float *shared_ref[2];          /* 44.1 and 48 kHz, run() alone */
+static size_t shared_ref_n[2];
+static const unsigned shared_rates[2] = { 44100, 48000 };
+
+/* Outputs of r for shared_x in calls of `chunk`, plus the latency's zeros:
+ * whether they equal shared_ref[which].  Frees r. */
+static int
+shared_matches (earshot_resampler *r, int which, size_t chunk)
+{
+  size_t lat = earshot_resampler_latency (r), made = 0;
+  float *y = malloc ((earshot_resampler_max_out (r, SHARED_N)
+          + earshot_resampler_max_out (r, lat) + 16) * sizeof *y);
+  float *zeros = calloc (lat, sizeof *zeros);
+  int ok;
+
+  for (size_t done = 0; done < SHARED_N; done += chunk) {
+    size_t len = chunk < SHARED_N - done ? chunk : SHARED_N - done;
+    made += earshot_resampler_process (r, shared_x + done, len, y + made);
+  }
+  made += earshot_resampler_process (r, zeros, lat, y + made);
+  ok = made == shared_ref_n[which]
+      && memcmp (y, shared_ref[which], made * sizeof *y) == 0;
+  earshot_resampler_free (r);
+  free (y);
+  free (zeros);
+  return ok;
+}
+
+static earshot_resampler *
+shared_new (int which)
+{
+  earshot_resampler *r;
+  if (earshot_resampler_new (shared_rates[which], OUT_RATE, &r) != EARSHOT_OK)
+    abort ();
+  return r;
+}
+
+static void *
+shared_thread (void *arg)
+{
+  uintptr_t id = (uintptr_t) arg, bad = 0;
+
+  for (int i = 0; i < 12; i++) {
+    int which = (int) ((id + (uintptr_t) i) % 2);
+    earshot_resampler *r = shared_new (which);
+    bad += !shared_matches (r, which, 160 + 37 * id);
+  }
+  return (void *) bad;
+}
+
+static void
+test_shared_tables (void)
+{
+  uint32_t s = 777;
+  for (size_t i = 0; i < SHARED_N; i++) {
+    s = s * 1664525u + 1013904223u;
+    shared_x[i] = (float) ((s >> 8) * (1.0 / 16777216.0) - 0.5);
+  }
+  for (int w = 0; w < 2; w++)
+    shared_ref[w] = run (shared_rates[w], shared_x, SHARED_N, 0,
+        &shared_ref_n[w]);
+
+  /* a and b share 44.1 kHz's table, c has 48 kHz's; a goes first, then d
+   * takes a reference while b still holds one; after all are gone a new
+   * one builds the table again */
+  earshot_resampler *a = shared_new (0), *b = shared_new (0);
+  earshot_resampler *c = shared_new (1);
+  CHECK (shared_matches (a, 0, 441), "first of two at 44.1 kHz");
+  earshot_resampler *d = shared_new (0);
+  CHECK (shared_matches (c, 1, 960), "48 kHz beside two at 44.1 kHz");
+  CHECK (shared_matches (b, 0, 1024), "second at 44.1 kHz, after the first "
+      "was freed");
+  CHECK (shared_matches (d, 0, 7), "a third, made while the second lived");
+  CHECK (shared_matches (shared_new (0), 0, 4096), "a new one after all "
+      "were freed");
+
+  pthread_t th[4];
+  for (uintptr_t t = 0; t < 4; t++)
+    CHECK (pthread_create (&th[t], NULL, shared_thread, (void *) t) == 0,
+        "thread %u", (unsigned) t);
+  for (int t = 0; t < 4; t++) {
+    void *bad = NULL;
+    pthread_join (th[t], &bad);
+    CHECK (bad == NULL, "thread %d: %lu of 12 resamplers gave other outputs "
+        "than a lone one", t, (unsigned long) (uintptr_t) bad);
+  }
+  free (shared_ref[0]);
+  free (shared_ref[1]);
+}
+
 int
 main (void)
 {
@@ -213,5 +316,6 @@ main (void)
   test_passband ();
   test_stopband ();
   test_chunks_and_reset ();
+  test_shared_tables ();
   return check_finish ("resample");
 }
