@@ -3,11 +3,12 @@
  * and the memory each one costs.
  *
  *   streams [--seconds S] [--buffer-ms MS] [--max-lag-ms L] [--messages]
- *           [--model FILE] [--input FILE] [--memory-n N] [--element NAME]
- *           [N...]
+ *           [--model FILE] [--input FILE] [--rate HZ] [--memory-n N]
+ *           [--element NAME] [N...]
  *
  * Method.  The input (default examples/sample.ogg) is decoded once to F32
- * mono at 16 kHz.  For each N (default 100, 200, 300, 400, 500, 600, 800,
+ * mono at 16 kHz (--rate: at that rate instead, which earshot then
+ * resamples to the model's).  For each N (default 100, 200, 300, 400, 500, 600, 800,
  * 1000, 1200, 1500, 2000, 2500, 3000, stopping after the first that fails)
  * it builds N pipelines, each its own GstPipeline with its own streaming
  * thread (appsrc's), and plays them; the model file is loaded once and
@@ -57,8 +58,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RATE 16000
-
 static void
 die (const char *what)
 {
@@ -105,6 +104,7 @@ print_load (const char *when)
 typedef struct
 {
   const float *audio;
+  guint rate;                   /* of audio and the streams' caps, Hz */
   size_t n;                     /* samples of audio */
   size_t buf;                   /* samples per buffer */
   gint64 period_ns;             /* duration of a buffer */
@@ -156,8 +156,10 @@ stream_init (Stream * s, const Config * c, guint index)
   if (s->pipe == NULL)
     die (error->message);
   s->src = GST_APP_SRC (gst_bin_get_by_name (GST_BIN (s->pipe), "src"));
-  GstCaps *caps = gst_caps_from_string ("audio/x-raw,format=F32LE,"
-      "rate=16000,channels=1,layout=interleaved");
+  GstCaps *caps = gst_caps_new_simple ("audio/x-raw",
+      "format", G_TYPE_STRING, "F32LE", "rate", G_TYPE_INT, (gint) c->rate,
+      "channels", G_TYPE_INT, 1, "layout", G_TYPE_STRING, "interleaved",
+      NULL);
   g_object_set (s->src, "caps", caps, "max-bytes", (guint64) 0, NULL);
   gst_caps_unref (caps);
   GstElement *e = gst_bin_get_by_name (GST_BIN (s->pipe), "e");
@@ -191,7 +193,8 @@ push (Stream * s, const Config * c, guint64 k)
       (gpointer) (c->audio + start), len * sizeof (float), 0,
       len * sizeof (float), NULL, NULL);
   GST_BUFFER_PTS (b) = k * (guint64) c->period_ns;
-  GST_BUFFER_DURATION (b) = gst_util_uint64_scale_int (len, GST_SECOND, RATE);
+  GST_BUFFER_DURATION (b) = gst_util_uint64_scale_int (len, GST_SECOND,
+      (gint) c->rate);
   GST_BUFFER_OFFSET_END (b) = (k + 1) * (guint64) c->period_ns;
   gst_app_src_push_buffer (s->src, b);
 }
@@ -293,7 +296,7 @@ run (guint n, const Config * c, double seconds, gint64 max_lag_ns)
   }
   gboolean ok = late == 0 && missing == 0;
   long ncpu = sysconf (_SC_NPROCESSORS_ONLN);
-  double frames = (double) n * (ticks - 1) * c->buf / (RATE / 100.0);
+  double frames = (double) n * (ticks - 1) * c->buf / (c->rate / 100.0);
   printf ("  %.1f s of audio per stream in buffers of %.0f ms; worst lag "
       "%.1f ms, mean of each stream's worst %.1f ms; %u of %u streams "
       "later than %.0f ms, %" G_GUINT64_FORMAT " buffers unprocessed\n",
@@ -348,8 +351,9 @@ memory_in_child (const char *argv0, guint n, const Config * c,
 {
   gchar *n_str = g_strdup_printf ("%u", n);
   gchar *ms = g_strdup_printf ("%g", c->period_ns * 1e-6);
+  gchar *rate = g_strdup_printf ("%u", c->rate);
   const gchar *args[] = { argv0, "--memory-of", element, "--memory-n", n_str,
-    "--buffer-ms", ms, "--model", c->model, NULL };
+    "--buffer-ms", ms, "--rate", rate, "--model", c->model, NULL };
   gchar *out = NULL;
   gint status;
   GError *error = NULL;
@@ -362,6 +366,7 @@ memory_in_child (const char *argv0, guint n, const Config * c,
   g_free (out);
   g_free (n_str);
   g_free (ms);
+  g_free (rate);
   return kib;
 }
 
@@ -370,7 +375,7 @@ main (int argc, char **argv)
 {
   const char *argv0 = argv[0];
   const char *memory_of = NULL;
-  Config c = { .element = "earshot" };
+  Config c = { .element = "earshot", .rate = 16000 };
   double seconds = 10.0, buffer_ms = 20.0, max_lag_ms = 100.0;
   const char *input = EARSHOT_SOURCE_DIR "/examples/sample.ogg";
   guint memory_n = 500;
@@ -387,6 +392,8 @@ main (int argc, char **argv)
       max_lag_ms = atof (argv[++i]);
     else if (strcmp (argv[i], "--model") == 0 && i + 1 < argc)
       c.model = argv[++i];
+    else if (strcmp (argv[i], "--rate") == 0 && i + 1 < argc)
+      c.rate = (guint) atoi (argv[++i]);
     else if (strcmp (argv[i], "--input") == 0 && i + 1 < argc)
       input = argv[++i];
     else if (strcmp (argv[i], "--memory-n") == 0 && i + 1 < argc)
@@ -403,23 +410,25 @@ main (int argc, char **argv)
     } else {
       fprintf (stderr, "usage: streams [--seconds S] [--buffer-ms MS] "
           "[--max-lag-ms L] [--messages] [--model FILE] [--input FILE] "
-          "[--memory-n N] [--element NAME] [N...]\n");
+          "[--rate HZ] [--memory-n N] [--element NAME] [N...]\n");
       return 2;
     }
   }
   if (!(seconds > 0) || !(buffer_ms >= 1) || !(max_lag_ms > 0))
     die ("--seconds, --buffer-ms and --max-lag-ms must be positive");
+  if (c.rate < 8000 || c.rate > 192000)
+    die ("--rate must be within 8000..192000 Hz");
   if (ns->len == 0) {
     static const guint def[] = { 100, 200, 300, 400, 500, 600, 800, 1000,
       1200, 1500, 2000, 2500, 3000 };
     g_array_append_vals (ns, def, G_N_ELEMENTS (def));
   }
   char *decode_error = NULL;
-  c.audio = bench_decode (input, RATE, RATE, &c.n, &decode_error);
+  c.audio = bench_decode (input, (int) c.rate, c.rate, &c.n, &decode_error);
   if (c.audio == NULL)
     die (decode_error);
-  c.buf = (size_t) (buffer_ms * RATE / 1000.0 + 0.5);
-  c.period_ns = (gint64) c.buf * 1000000000 / RATE;
+  c.buf = (size_t) (buffer_ms * c.rate / 1000.0 + 0.5);
+  c.period_ns = (gint64) c.buf * 1000000000 / c.rate;
   if (memory_of != NULL) {
     c.element = memory_of;
     printf ("%.3f\n", memory_per_stream (MAX (memory_n, 1), &c));
@@ -432,8 +441,9 @@ main (int argc, char **argv)
         c.messages ? "true" : "false");
   else
     printf ("earshot many-streams bench: appsrc ! %s ! fakesink", c.element);
-  printf (", %.0f ms buffers at real-time pace, real time = every buffer "
-      "classified within %.0f ms of its due time\n", buffer_ms, max_lag_ms);
+  printf (", F32 mono at %u Hz in %.0f ms buffers at real-time pace, real "
+      "time = every buffer classified within %.0f ms of its due time\n",
+      c.rate, buffer_ms, max_lag_ms);
 
   guint best = 0;
   for (guint i = 0; i < ns->len; i++) {
