@@ -8,9 +8,9 @@
  *
  * Method.  The input (default examples/sample.ogg) is decoded once to F32
  * mono at 16 kHz (--rate: at that rate instead, which earshot then
- * resamples to the model's).  For each N (default 100, 200, 300, 400, 500, 600, 800,
- * 1000, 1200, 1500, 2000, 2500, 3000, stopping after the first that fails)
- * it builds N pipelines, each its own GstPipeline with its own streaming
+ * resamples to the model's).  For each N (default 100, 200, 300, 400, 500,
+ * 600, 800, 1000, 1200, 1500, 2000, 2500, 3000, stopping after the first
+ * that fails) it builds N pipelines, each its own GstPipeline with its own streaming
  * thread (appsrc's), and plays them; the model file is loaded once and
  * shared.  A feeder thread then plays the part of N live sources: every MS
  * milliseconds (default 20, a typical RTP packet) it pushes the next MS of

@@ -48,7 +48,7 @@
  * dot), so that their bits do not depend on what the vectoriser does. */
 typedef float earshot_f32x8 __attribute__((vector_size (32)));
 typedef float earshot_f32x4 __attribute__((vector_size (16)));
-/* Two doubles: features.c's mel sums, bands side by side. */
+/* Two doubles: features.c's sums (mel bands side by side, squares). */
 typedef double earshot_f64x2 __attribute__((vector_size (16)));
 
 /* A helper an EARSHOT_KERNEL function calls (a row of gates, a dot

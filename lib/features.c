@@ -620,7 +620,8 @@ sanitize (size_t n, const float *restrict x, float *restrict y)
 
 /* sum x[i]^2 in double, eight partial sums (four pairs) that run side by
  * side: a single running sum waits on each addition in turn, ~0.8 ns a
- * sample. */
+ * sample.  The squares are exact in double, so every clone (FMA or not)
+ * gives the same bits. */
 EARSHOT_KERNEL static double
 sum_squares (const float *restrict x, size_t n)
 {
@@ -628,8 +629,10 @@ sum_squares (const float *restrict x, size_t n)
   size_t i = 0;
 
   for (; i + 8 <= n; i += 8) {
-    const earshot_f64x2 d0 = { x[i], x[i + 1] }, d1 = { x[i + 2], x[i + 3] };
-    const earshot_f64x2 d2 = { x[i + 4], x[i + 5] }, d3 = { x[i + 6], x[i + 7] };
+    const earshot_f64x2 d0 = { x[i], x[i + 1] };
+    const earshot_f64x2 d1 = { x[i + 2], x[i + 3] };
+    const earshot_f64x2 d2 = { x[i + 4], x[i + 5] };
+    const earshot_f64x2 d3 = { x[i + 6], x[i + 7] };
     a0 += d0 * d0;
     a1 += d1 * d1;
     a2 += d2 * d2;
