@@ -15,38 +15,52 @@
 
 #define OUT_RATE 16000u
 
-/* Resamples x[n] in calls of `chunk` samples (0: all at once), then the
- * latency's zeros; returns the outputs (*n_out of them). */
+/* Resamples x[n] with r in calls of `chunk` samples (0: all at once), then
+ * the latency's zeros; returns the outputs (*n_out of them).  *over counts
+ * the calls that made more outputs than earshot_resampler_max_out allows.
+ * No CHECK inside: test_shared_tables calls it from several threads. */
+static float *
+feed (earshot_resampler *r, const float *x, size_t n, size_t chunk,
+    size_t *n_out, size_t *over)
+{
+  size_t lat = earshot_resampler_latency (r), made = 0;
+  size_t cap = earshot_resampler_max_out (r, n)
+      + earshot_resampler_max_out (r, lat) + 16;
+  float *y = malloc (cap * sizeof *y);
+  float *zeros = calloc (lat, sizeof *zeros);
+
+  *over = 0;
+  for (size_t done = 0; done < n;) {
+    size_t len = chunk == 0 || chunk > n - done ? n - done : chunk;
+    size_t got = earshot_resampler_process (r, x + done, len, y + made);
+    *over += got > earshot_resampler_max_out (r, len);
+    made += got;
+    done += len;
+  }
+  made += earshot_resampler_process (r, zeros, lat, y + made);
+  free (zeros);
+  *n_out = made;
+  return y;
+}
+
+/* feed() with a new resampler from in_rate, freed after. */
 static float *
 run (unsigned in_rate, const float *x, size_t n, size_t chunk, size_t *n_out)
 {
   earshot_resampler *r;
   earshot_status st = earshot_resampler_new (in_rate, OUT_RATE, &r);
-  size_t lat, cap, made = 0;
-  float *y, *zeros;
+  size_t over;
+  float *y;
 
   CHECK (st == EARSHOT_OK, "new (%u): %d", in_rate, (int) st);
   if (st != EARSHOT_OK) {
     *n_out = 0;
     return NULL;
   }
-  lat = earshot_resampler_latency (r);
-  cap = earshot_resampler_max_out (r, n) + earshot_resampler_max_out (r, lat)
-      + 16;
-  y = malloc (cap * sizeof *y);
-  zeros = calloc (lat, sizeof *zeros);
-  for (size_t done = 0; done < n;) {
-    size_t len = chunk == 0 || chunk > n - done ? n - done : chunk;
-    size_t got = earshot_resampler_process (r, x + done, len, y + made);
-    CHECK (got <= earshot_resampler_max_out (r, len), "%zu outputs for %zu "
-        "inputs: more than max_out", got, len);
-    made += got;
-    done += len;
-  }
-  made += earshot_resampler_process (r, zeros, lat, y + made);
+  y = feed (r, x, n, chunk, n_out, &over);
+  CHECK (over == 0, "%u Hz in calls of %zu: %zu calls made more outputs "
+      "than max_out", in_rate, chunk, over);
   earshot_resampler_free (r);
-  free (zeros);
-  *n_out = made;
   return y;
 }
 
@@ -222,27 +236,18 @@ static float *shared_ref[2];          /* 44.1 and 48 kHz, run() alone */
 static size_t shared_ref_n[2];
 static const unsigned shared_rates[2] = { 44100, 48000 };
 
-/* Outputs of r for shared_x in calls of `chunk`, plus the latency's zeros:
- * whether they equal shared_ref[which].  Frees r. */
+/* Outputs of r for shared_x in calls of `chunk` (feed()): whether they
+ * equal shared_ref[which], within max_out.  Frees r. */
 static int
 shared_matches (earshot_resampler *r, int which, size_t chunk)
 {
-  size_t lat = earshot_resampler_latency (r), made = 0;
-  float *y = malloc ((earshot_resampler_max_out (r, SHARED_N)
-          + earshot_resampler_max_out (r, lat) + 16) * sizeof *y);
-  float *zeros = calloc (lat, sizeof *zeros);
-  int ok;
-
-  for (size_t done = 0; done < SHARED_N; done += chunk) {
-    size_t len = chunk < SHARED_N - done ? chunk : SHARED_N - done;
-    made += earshot_resampler_process (r, shared_x + done, len, y + made);
-  }
-  made += earshot_resampler_process (r, zeros, lat, y + made);
-  ok = made == shared_ref_n[which]
+  size_t made, over;
+  float *y = feed (r, shared_x, SHARED_N, chunk, &made, &over);
+  int ok = over == 0 && made == shared_ref_n[which]
       && memcmp (y, shared_ref[which], made * sizeof *y) == 0;
+
   earshot_resampler_free (r);
   free (y);
-  free (zeros);
   return ok;
 }
 
