@@ -11,6 +11,10 @@
       manifests OUT/{train,valid,heldout}.tsv, deterministically from the seed.
   corpus.py stats   --out OUT
       Sum label spans per class and split (OUT/stats.json, markdown on stdout).
+  corpus.py labelcheck --cache DIR [--anchors DIR] [--splits train,valid] [--per-group N]
+      How far Silero VAD agrees with the pool's speech labels, per package and
+      language
+      (a diagnostic of the energy detector, not part of a build; see README.md).
 
 Classes: speech, music, noise, silence.  See README.md for the label rules.
 """
@@ -1351,6 +1355,74 @@ def cmd_stats(a):
                 sp, s["voices_also_in_train"] or "none", " ".join(s["languages_also_in_train"]) or "none"))
 
 
+def cmd_labelcheck(a):
+    """Per package and language (e.g. ktuberling-data, da): up to
+    --per-group clean speech clips of the chosen splits, picked with a fixed
+    seed, joined with 0.5 s of digital silence into one WAV and run through
+    the anchors' Silero VAD in one process; its decisions (prob >= 0.5),
+    with pauses shorter than the labels' own gap filled, are compared frame
+    by frame with the clips' speech labels (the spans compose uses)."""
+    anchors = a.anchors or os.environ.get("EARSHOT_ANCHORS") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "anchors")
+    runner = os.path.join(anchors, "run_silero.sh")
+    if not os.path.isdir(os.path.join(anchors, "node_modules")):
+        sys.exit("labelcheck: the anchors in %s are not installed (run its setup.sh, "
+                 "or give --anchors DIR)" % anchors)
+    index = os.path.join(a.cache, "pool", "index.json")
+    if not os.path.exists(index):
+        sys.exit("labelcheck: no %s: run build.sh (or corpus.py pool) first" % index)
+    splits = set(a.splits.split(","))
+    groups = {}
+    for m in json.load(open(index)):
+        if m["cls"] == "speech" and m["split"] in splits:
+            groups.setdefault((m["split"], m["pkg"], m.get("lang") or "-"), []).append(m)
+    gap = DETECT["speech"]["gap"]
+    silence = np.zeros(SR // 2, "<i2")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="labelcheck.") as tmpd:
+        for n_done, key in enumerate(sorted(groups)):
+            clips = sorted(groups[key], key=lambda m: m["id"])
+            random.Random(1).shuffle(clips)
+            clips = clips[:a.per_group]
+            parts, spans, pos = [], [], 0
+            for m in clips:
+                with wave.open(os.path.join(a.cache, "pool", m["id"] + ".wav"), "rb") as w:
+                    x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+                x = x[:len(x) // HOP * HOP]
+                spans.append((pos // HOP, len(x) // HOP, m))
+                parts += [x, silence]
+                pos += len(x) + len(silence)
+            wav, tsv = os.path.join(tmpd, "g.wav"), os.path.join(tmpd, "g.tsv")
+            with wave.open(wav, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(SR)
+                w.writeframes(np.concatenate(parts).tobytes())
+            subprocess.run([runner, wav, tsv], check=True, stderr=subprocess.DEVNULL)
+            prob = np.array([float(ln.split("\t")[3]) for ln in open(tsv) if ln[:1].isdigit()])
+            lab_n = sil_n = both = 0
+            for first, n, m in spans:
+                lab = spans_to_mask(m["spans"], n)
+                sil = fill_gaps(prob[first:first + n] >= 0.5, gap)
+                lab_n += int(lab.sum())
+                sil_n += int(sil.sum())
+                both += int((lab & sil).sum())
+            f1 = 2.0 * both / max(1, lab_n + sil_n)
+            rows.append(key + (len(clips), lab_n / FPS, sil_n / FPS, f1))
+            if sys.stderr.isatty():
+                print("\r%d/%d groups" % (n_done + 1, len(groups)), end="", file=sys.stderr)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print("split\tpackage\tlanguage\tclips\tlabelled_s\tsilero_s\tf1")
+    for r in rows:
+        print("%s\t%s\t%s\t%d\t%.1f\t%.1f\t%.3f" % r)
+    f1s = sorted(r[-1] for r in rows)
+    if f1s:
+        print("# %d groups: frame F1 median %.3f, lowest %.3f (%s)" % (
+            len(f1s), f1s[len(f1s) // 2], f1s[0], " ".join(min(rows, key=lambda r: r[-1])[:3])),
+            file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1367,8 +1439,15 @@ def main():
                    help="further factor for the training split only (valid and held-out unchanged)")
     p = sub.add_parser("stats")
     p.add_argument("--out", required=True)
+    p = sub.add_parser("labelcheck")
+    p.add_argument("--cache", required=True)
+    p.add_argument("--anchors", help="../shared/anchors beside the tree, or $EARSHOT_ANCHORS")
+    p.add_argument("--splits", default="train,valid",
+                   help="comma-separated; held-out is left out unless named")
+    p.add_argument("--per-group", type=int, default=60, help="clips per package and language")
     a = ap.parse_args()
-    {"pool": cmd_pool, "compose": cmd_compose, "stats": cmd_stats}[a.cmd](a)
+    {"pool": cmd_pool, "compose": cmd_compose, "stats": cmd_stats,
+     "labelcheck": cmd_labelcheck}[a.cmd](a)
 
 
 if __name__ == "__main__":
