@@ -183,6 +183,20 @@ def test_labelcheck():
         check(r.returncode == 0 and "heldout\tpkg-h\thh\t1\t" in r.stdout,
               "--splits heldout: %s %s" % (r.stdout, r.stderr))
 
+        # a runner that fails: its last stderr line, no traceback
+        with open(runner) as f:
+            good = f.read()
+        with open(runner, "w") as f:
+            f.write("#!/bin/sh\necho 'onnxruntime: model not found' >&2\nexit 3\n")
+        r = subprocess.run([sys.executable, CORPUS_PY, "labelcheck", "--cache",
+                            os.path.join(tmp, "cache"), "--anchors", anchors],
+                           capture_output=True, text=True)
+        check(r.returncode != 0 and "model not found" in r.stderr
+              and "Traceback" not in r.stderr and not r.stdout,
+              "failing runner: exit %d, %r" % (r.returncode, r.stderr))
+        with open(runner, "w") as f:
+            f.write(good)
+
         # no anchors: a one-line error naming the fix
         os.rmdir(os.path.join(anchors, "node_modules"))
         r = subprocess.run([sys.executable, CORPUS_PY, "labelcheck", "--cache",

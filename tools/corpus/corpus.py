@@ -13,8 +13,8 @@
       Sum label spans per class and split (OUT/stats.json, markdown on stdout).
   corpus.py labelcheck --cache DIR [--anchors DIR] [--splits train,valid] [--per-group N]
       How far Silero VAD agrees with the pool's speech labels, per package and
-      language
-      (a diagnostic of the energy detector, not part of a build; see README.md).
+      language: a diagnostic of the energy detector, not part of a build
+      (README.md, "Checking the speech labels").
 
 Classes: speech, music, noise, silence.  See README.md for the label rules.
 """
@@ -1368,6 +1368,8 @@ def cmd_labelcheck(a):
     if not os.path.isdir(os.path.join(anchors, "node_modules")):
         sys.exit("labelcheck: the anchors in %s are not installed (run its setup.sh, "
                  "or give --anchors DIR)" % anchors)
+    if a.per_group < 1:
+        sys.exit("labelcheck: --per-group must be at least 1")
     index = os.path.join(a.cache, "pool", "index.json")
     if not os.path.exists(index):
         sys.exit("labelcheck: no %s: run build.sh (or corpus.py pool) first" % index)
@@ -1398,8 +1400,13 @@ def cmd_labelcheck(a):
                 w.setsampwidth(2)
                 w.setframerate(SR)
                 w.writeframes(np.concatenate(parts).tobytes())
-            subprocess.run([runner, wav, tsv], check=True, stderr=subprocess.DEVNULL)
-            prob = np.array([float(ln.split("\t")[3]) for ln in open(tsv) if ln[:1].isdigit()])
+            r = subprocess.run([runner, wav, tsv], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                why = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
+                sys.exit("labelcheck: %s failed on %s: %s" % (runner, " ".join(key), why))
+            with open(tsv) as f:
+                prob = np.array([float(ln.split("\t")[3]) for ln in f if ln[:1].isdigit()])
             lab_n = sil_n = both = 0
             for first, n, m in spans:
                 lab = spans_to_mask(m["spans"], n)
