@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import wave
 
 try:
     import numpy as np
@@ -89,14 +88,6 @@ def test_detect():
     check(abs(act - (-21.0)) < 1.0, "active level %.1f dB, want -21 +- 1" % act)
 
 
-def write_wav(path, x):
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(C.SR)
-        w.writeframes(np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes())
-
-
 # A stand-in for ../shared/anchors/run_silero.sh: frame k is speech (prob
 # 0.9) when any sample of [160k, 160k + 160) is not zero.  It must be given
 # the 16 kHz mono S16 WAV labelcheck writes.
@@ -131,7 +122,7 @@ def test_labelcheck():
             x = np.zeros(2 * C.SR, np.float32)
             a, b = int(sound[0] * C.SR), int(sound[1] * C.SR)
             x[a:b] = tone((b - a) / C.SR, -20)
-            write_wav(os.path.join(pool, cid + ".wav"), x)
+            C.write_wav(os.path.join(pool, cid + ".wav"), x)
             index.append(dict(id=cid, split=split, pkg=pkg, lang=lang, cls=cls,
                               group=pkg + ":" + lang, spans=[list(label)]))
 
@@ -146,7 +137,7 @@ def test_labelcheck():
         x = np.zeros(2 * C.SR, np.float32)
         x[int(0.85 * C.SR):int(1.2 * C.SR)] = tone(0.35, -20)
         y = C.read_wav(os.path.join(pool, "c1.wav"))
-        write_wav(os.path.join(pool, "c1.wav"), x + y)
+        C.write_wav(os.path.join(pool, "c1.wav"), x + y)
         # left out: held-out unless asked, and anything that is not speech
         clip("h1", "heldout", "pkg-h", "hh", (0.5, 1.0), (0.5, 1.0))
         clip("m1", "train", "pkg-m", "mm", (0.5, 1.0), (0.5, 1.0), cls="music")
