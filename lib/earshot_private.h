@@ -28,6 +28,12 @@ EARSHOT_INTERNAL earshot_status earshot_fail (char *err, size_t err_size,
 EARSHOT_INTERNAL uint32_t earshot_crc32 (uint32_t crc, const void *data,
     size_t n);
 
+/* Offers FFTW the front end's shipped plans (features.c: wisdom for 256,
+ * 512, 1,024 and 2,048-point transforms); true if FFTW took it.  The front
+ * end does this itself before each new plan; bench/fft calls it after
+ * fftwf_forget_wisdom(). */
+EARSHOT_INTERNAL bool earshot_fft_import_wisdom (void);
+
 /* ---- little-endian encoding and whole-file I/O (io.c) ----------------- */
 
 static inline uint32_t

@@ -13,9 +13,14 @@
  *   6. the mel scales: round trips and known values;
  *   7. frames equal, bit for bit, the plain computation: window, the same
  *      FFTW plan, power, each band summed in double over its bins in order,
- *      log (what the optimised loops must reproduce exactly).
+ *      log (what the optimised loops must reproduce exactly);
+ *   8. earshot_features_sum_squares;
+ *   9. the shipped FFT plans: FFTW takes the wisdom and follows it (on
+ *      x86-64 with AVX), and a front end made after FFTW forgot all wisdom
+ *      gives the bits of one made before.
  */
 #include "earshot_features.h"
+#include "earshot_private.h"
 #include "check.h"
 
 #include <fftw3.h>
@@ -851,6 +856,61 @@ test_plain_bits (const earshot_features_config *cfg, const char *what)
   earshot_features_free (fe);
 }
 
+/* ---- 9. the shipped FFT plans ------------------------------------------ */
+
+/* The frames of the default front end over 42.5 hops of fixed noise,
+ * flushed: 43 of 40 bands, into out. */
+static void
+default_frames (float *out)
+{
+  earshot_features_config cfg = earshot_features_default_config ();
+  earshot_features *fe = make (&cfg, NULL, NULL);
+  const size_t n = 40 * cfg.hop_length + cfg.win_length;
+  float *x = noise (n, 0.5, 99);
+  size_t got = run (fe, x, n, 0, 0, out, 43, "shipped plans");
+  CHECK (got == 43, "shipped plans: %zu frames", got);
+  free (x);
+  earshot_features_free (fe);
+}
+
+static void
+test_shipped_plans (void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx")) {
+    /* ESTIMATE's own plan for 512 points, then the one it makes with the
+     * wisdom: a different plan, or the wisdom no longer applies (an FFTW
+     * with another configuration, a typo in the string) */
+    float *in = fftwf_malloc (512 * sizeof *in);
+    fftwf_complex *out = fftwf_malloc (257 * sizeof *out);
+    fftwf_forget_wisdom ();
+    fftwf_plan own = fftwf_plan_dft_r2c_1d (512, in, out,
+        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
+    CHECK (earshot_fft_import_wisdom (), "FFTW refused the shipped wisdom");
+    fftwf_plan shipped = fftwf_plan_dft_r2c_1d (512, in, out,
+        FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
+    char *a = fftwf_sprint_plan (own), *b = fftwf_sprint_plan (shipped);
+    CHECK (strcmp (a, b) != 0, "the shipped wisdom did not change the "
+        "512-point plan:\n%s", a);
+    free (a);
+    free (b);
+    fftwf_destroy_plan (own);
+    fftwf_destroy_plan (shipped);
+    fftwf_free (in);
+    fftwf_free (out);
+  }
+#endif
+  /* No front end is alive here, so the next one plans anew: after FFTW
+   * forgot everything, it must import the wisdom again itself. */
+  float before[43 * 40], after[43 * 40];
+  default_frames (before);
+  fftwf_forget_wisdom ();
+  default_frames (after);
+  CHECK (memcmp (before, after, sizeof before) == 0, "frames differ after "
+      "fftwf_forget_wisdom");
+}
+
 /* ---- 8. the level meter's sum of squares -------------------------------- */
 
 /* earshot_features_sum_squares: the index-order sum within rounding, every
@@ -935,5 +995,6 @@ main (void)
   test_threads ();
   test_normalisation ();
   test_sum_squares ();
+  test_shipped_plans ();
   return check_finish ("features");
 }

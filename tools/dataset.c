@@ -147,7 +147,9 @@ sha256_hex (const char *text)
 
 /* The "cache 2" in the keys: decoding has mixed down and resampled as the
  * element does since then (decode.c); cache 1 entries, from audioconvert
- * and audioresample, are never read again. */
+ * and audioresample, are never read again.  Features are at "cache 3":
+ * the front end's FFT follows shipped plans since (features.c), which
+ * round differently from FFTW_ESTIMATE's own. */
 static char *
 audio_key (const char *sha, guint rate)
 {
@@ -165,7 +167,7 @@ features_key (const char *sha, const earshot_features_config *c)
 {
   /* %a: floats exactly, so any change of a field changes the key. */
   char *gst = gst_version_string ();
-  char *text = g_strdup_printf ("earshot features cache 2\n%s\n"
+  char *text = g_strdup_printf ("earshot features cache 3\n%s\n"
       "rate=%u win=%u hop=%u n_fft=%u mels=%u fmin=%a fmax=%a window=%d "
       "scale=%d floor=%a\nlibearshot=%s\ngstreamer=%s\n", sha,
       c->sample_rate, c->win_length, c->hop_length, c->n_fft, c->n_mels,
