@@ -23,7 +23,10 @@
 # time is its user + system time over all its threads (wait4's rusage, to
 # the microsecond).  Printed per pipeline: the median and the least of its
 # rounds, the overhead (with - without) / without of the medians and of the
-# least times, the median overhead per 10 ms frame, and the largest
+# least times, the median overhead per 10 ms frame, the median of the
+# rounds' own overheads (paired: each round runs every pipeline in turn,
+# so a slow stretch of a shared machine falls on the pipelines with and
+# without earshot alike), and the largest
 # maximum RSS (GNU time's).
 #
 # It prints figures and never fails on time.  Needs gst-launch-1.0 with the
@@ -107,18 +110,21 @@ for _ in range(runs):
 med = [statistics.median(c) for c in cpu]
 low = [min(c) for c in cpu]
 print()
-print("%-40s %9s %9s %10s %9s %11s %9s" % (title, "median s", "least s",
-      "overhead", "us/frame", "(of least)", "max RSS"))
+print("%-40s %9s %9s %10s %9s %11s %11s %9s" % (title, "median s", "least s",
+      "overhead", "us/frame", "(of least)", "(paired)", "max RSS"))
 for i, name in enumerate(names):
     b = 4 if name.startswith("one thread") else 0
     if i == b:
-        print("%-40s %9.3f %9.3f %10s %9s %11s %5d KiB" % (name, med[i], low[i],
-              "", "", "", rss[i]))
+        print("%-40s %9.3f %9.3f %10s %9s %11s %11s %5d KiB" % (name, med[i],
+              low[i], "", "", "", "", rss[i]))
     else:
-        print("%-40s %9.3f %9.3f %8.1f %% %9.2f %9.1f %% %5d KiB" % (name, med[i],
-              low[i], 100.0 * (med[i] - med[b]) / med[b],
+        # the same round's runs with and without, one right after the
+        # other: a slow stretch of the machine falls on both
+        paired = statistics.median((w - o) / o for w, o in zip(cpu[i], cpu[b]))
+        print("%-40s %9.3f %9.3f %8.1f %% %9.2f %9.1f %% %9.1f %% %5d KiB" % (
+              name, med[i], low[i], 100.0 * (med[i] - med[b]) / med[b],
               (med[i] - med[b]) / frames * 1e6,
-              100.0 * (low[i] - low[b]) / low[b], rss[i]))
+              100.0 * (low[i] - low[b]) / low[b], 100.0 * paired, rss[i]))
 print("the pipeline without earshot runs at %.0fx real time on CPU time (median)."
       % (audio_s / med[0]))
 EOF
@@ -128,4 +134,5 @@ echo
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median s / least s: user + system CPU time of the rounds (all threads, wait4's rusage)."
 echo "overhead: extra median CPU time over the pipeline without earshot (one thread: over one thread without),"
-echo "and that extra per 10 ms frame; (of least): the same overhead between the least times."
+echo "and that extra per 10 ms frame; (of least): the same overhead between the least times;"
+echo "(paired): the median over rounds of each round's overhead (with - without) / without."
