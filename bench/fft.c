@@ -15,11 +15,11 @@
  * wisdom FFTW exports, to paste into lib/features.c.  Run it on an idle
  * machine; a different run may choose differently, which is why the
  * library ships one fixed choice instead of measuring its own. */
-#include "earshot_features.h"
 #include "earshot_private.h"
 
 #include <fftw3.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,11 +116,9 @@ main (int argc, char **argv)
     return 0;
   }
 
-  /* ESTIMATE's own plans first, while the process has no wisdom; then
-   * the library's (earshot_features_new imports the shipped wisdom). */
-  earshot_features_config cfg = earshot_features_default_config ();
-  earshot_features *fe = NULL;
-  char err[256];
+  /* Per size: ESTIMATE's own plan while FFTW has no wisdom, then the
+   * library's: the shipped wisdom imported as the front end imports it
+   * before it plans. */
   printf ("earshot FFT bench: one r2c transform of N points, best of passes "
       "over %.1f s of thread CPU time\n", seconds);
   printf ("%6s %12s %12s %9s %16s  %s\n", "N", "ESTIMATE us", "earshot us",
@@ -131,16 +129,7 @@ main (int argc, char **argv)
     fftwf_complex *out0, *out1;
     fftwf_forget_wisdom ();
     fftwf_plan p0 = plan (n, FFTW_ESTIMATE, &in0, &out0);
-    if (fe == NULL) {
-      /* the library imports its wisdom when it first plans */
-      if (earshot_features_new (&cfg, NULL, NULL, &fe, err, sizeof err)
-          != EARSHOT_OK) {
-        fprintf (stderr, "fft: %s\n", err);
-        return 1;
-      }
-    } else {
-      earshot_fft_import_wisdom ();
-    }
+    bool taken = earshot_fft_import_wisdom ();
     fftwf_plan p1 = plan (n, FFTW_ESTIMATE, &in1, &out1);
     fill (in0, n);
     fill (in1, n);
@@ -154,13 +143,12 @@ main (int argc, char **argv)
         max = fabs (out0[k][c]) > max ? fabs (out0[k][c]) : max;
       }
     char *s0 = fftwf_sprint_plan (p0), *s1 = fftwf_sprint_plan (p1);
-    /* the plan's outermost solver, on one line */
+    /* the plan's outermost solver: the first line of FFTW's description */
     char shape[80];
-    snprintf (shape, sizeof shape, "%s", strcmp (s0, s1) == 0
-        ? "ESTIMATE's (no wisdom for this size)" : s1);
-    for (char *c = shape; *c != '\0'; c++)
-      if (*c == '\n' || *c == ' ')
-        *c = *c == '\n' ? '\0' : *c;
+    snprintf (shape, sizeof shape, "%s", !taken
+        ? "ESTIMATE's (FFTW did not take the wisdom here)"
+        : strcmp (s0, s1) == 0 ? "ESTIMATE's (no wisdom for this size)" : s1);
+    shape[strcspn (shape, "\n")] = '\0';
     printf ("%6d %12.3f %12.3f %8.2fx %16.2e  %s\n", n, t0 * 1e6, t1 * 1e6,
         t0 / t1, max > 0 ? diff / max : 0.0, shape);
     free (s0);
@@ -172,6 +160,5 @@ main (int argc, char **argv)
     fftwf_free (out0);
     fftwf_free (out1);
   }
-  earshot_features_free (fe);
   return 0;
 }
