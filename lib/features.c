@@ -431,12 +431,20 @@ fft_wisdom_runs_here (void)
 #endif
 }
 
+/* Offers FFTW the shipped wisdom; true if it took it.  Call with
+ * fftw_lock held. */
+static bool
+import_wisdom (void)
+{
+  return fft_wisdom_runs_here ()
+      && fftwf_import_wisdom_from_string (fft_wisdom) != 0;
+}
+
 bool
 earshot_fft_import_wisdom (void)
 {
   pthread_mutex_lock (&fftw_lock);
-  bool ok = fft_wisdom_runs_here ()
-      && fftwf_import_wisdom_from_string (fft_wisdom) != 0;
+  bool ok = import_wisdom ();
   pthread_mutex_unlock (&fftw_lock);
   return ok;
 }
@@ -471,8 +479,7 @@ plan_acquire (uint32_t n_fft)
   /* Again for every new plan, under the lock: other code in the process
    * may have told FFTW to forget its wisdom since.  The same wisdom twice
    * is the same wisdom. */
-  if (fft_wisdom_runs_here ())
-    (void) fftwf_import_wisdom_from_string (fft_wisdom);
+  (void) import_wisdom ();
   p = calloc (1, sizeof *p);
   float *in = fftwf_malloc (n_fft * sizeof *in);
   fftwf_complex *out = fftwf_malloc ((n_fft / 2 + 1) * sizeof *out);
