@@ -19,7 +19,12 @@
 # hands every buffer from the demuxer's thread to the decoder's, and the
 # kernel's share of that hand-off grows when the decoder's thread does
 # more work, so the one-thread pair shows what earshot itself costs in a
-# pipeline.  They run in R interleaved rounds (default 9); a run's CPU
+# pipeline.  Last, a pair with no decode at all (`filesrc ! rawaudioparse`
+# of the same audio as F32, 16 kHz mono, in buffers of 512 samples as
+# vorbisdec gives): what earshot costs per frame over a whole run of a
+# real pipeline, beside the share of the decode it is allowed (each decode
+# table ends with 25 % of its pipeline without earshot, per frame).  Each
+# set runs in R interleaved rounds (default 9); a run's CPU
 # time is its user + system time over all its threads (wait4's rusage, to
 # the microsecond).  Printed per pipeline: the median and the least of its
 # rounds, the overhead (with - without) / without of the medians and of the
@@ -60,6 +65,8 @@ gst-launch-1.0 -q $raw ! vorbisenc quality=0.4 ! oggmux ! filesink location="$tm
 # shellcheck disable=SC2086
 gst-launch-1.0 -q $raw ! audioresample ! audio/x-raw,rate=44100,channels=2 ! \
   audioconvert ! vorbisenc quality=0.4 ! oggmux ! filesink location="$tmp/in44.ogg"
+# shellcheck disable=SC2086
+gst-launch-1.0 -q $raw ! audio/x-raw,format=F32LE ! filesink location="$tmp/long.f32"
 samples=$(( $(wc -c < "$tmp/long.raw") / 2 ))
 frames=$(( samples / 160 ))
 audio_s=$(python3 -c "print($samples / 16000)")
@@ -75,20 +82,28 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # the rounds and the least (the run least disturbed) are printed, and the
 # overhead of each over the matching pipeline without earshot.
 names="without|earshot (defaults: messages on)|earshot post-messages=false|earshot model=sms post-messages=false|one thread: without|one thread: earshot post-messages=false"
-for input in in16 in44; do
+for input in in16 in44 raw; do
   base="gst-launch-1.0 -q filesrc location=$tmp/$input.ogg ! decodebin ! audioconvert"
   base1="gst-launch-1.0 -q filesrc location=$tmp/$input.ogg ! oggdemux ! vorbisdec ! audioconvert"
   case $input in
     in16) title="16 kHz mono" ;;
-    *) title="44.1 kHz stereo" ;;
+    in44) title="44.1 kHz stereo" ;;
+    raw) title="no decode: raw F32 16 kHz mono"
+      # buffers of 512 samples, as vorbisdec gives at 16 kHz
+      base="gst-launch-1.0 -q filesrc location=$tmp/long.f32 blocksize=2048 ! rawaudioparse format=pcm pcm-format=f32le sample-rate=16000 num-channels=1"
+      set -- "$base ! fakesink" "$base ! earshot post-messages=false ! fakesink"
+      ;;
   esac
-  tmp=$tmp python3 - "$runs" "$frames" "$audio_s" "$names" "$title" \
+  [ "$input" = raw ] || set -- \
     "$base ! fakesink" \
     "$base ! earshot ! fakesink" \
     "$base ! earshot post-messages=false ! fakesink" \
     "$base ! earshot model=sms post-messages=false ! fakesink" \
     "$base1 ! fakesink" \
-    "$base1 ! earshot post-messages=false ! fakesink" <<'EOF'
+    "$base1 ! earshot post-messages=false ! fakesink"
+  n=$names
+  [ "$input" = raw ] && n="without|earshot post-messages=false"
+  tmp=$tmp python3 - "$runs" "$frames" "$audio_s" "$n" "$title" "$@" <<'EOF'
 import os, statistics, subprocess, sys
 runs, frames, audio_s = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 names, title, cmds = sys.argv[4].split("|"), sys.argv[5], sys.argv[6:]
@@ -112,9 +127,11 @@ low = [min(c) for c in cpu]
 print()
 print("%-40s %9s %9s %10s %9s %11s %11s %9s" % (title, "median s", "least s",
       "overhead", "us/frame", "(of least)", "(paired)", "max RSS"))
+b = 0
 for i, name in enumerate(names):
-    b = 4 if name.startswith("one thread") else 0
-    if i == b:
+    if name.endswith("without"):
+        # a pipeline without earshot: the rows after it are measured on it
+        b = i
         print("%-40s %9.3f %9.3f %10s %9s %11s %11s %5d KiB" % (name, med[i],
               low[i], "", "", "", "", rss[i]))
     else:
@@ -127,6 +144,10 @@ for i, name in enumerate(names):
               100.0 * (low[i] - low[b]) / low[b], 100.0 * paired, rss[i]))
 print("the pipeline without earshot runs at %.0fx real time on CPU time (median)."
       % (audio_s / med[0]))
+for i, name in enumerate(names):
+    if name.endswith("without") and len(names) > 2:
+        print("25 %% of '%s': %.2f us per frame for earshot" % (name,
+              0.25 * med[i] / frames * 1e6))
 EOF
 done
 
